@@ -22,8 +22,8 @@ from pathlib import Path
 import docx
 from bs4 import BeautifulSoup
 from docx.table import Table
-from pypdf import PdfReader
-from pypdf.constants import PasswordType
+from pypdf import PasswordType, PdfReader
+from pypdf.errors import DependencyError, PyPdfError
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf", ".html", ".htm")
 
@@ -77,9 +77,9 @@ def _bomless_utf16(data: bytes) -> str | None:
         return None
     even, odd = sample[0::2], sample[1::2]
     zeros_even, zeros_odd = even.count(0) / len(even), odd.count(0) / len(odd)
-    if zeros_odd > 0.3 and zeros_even < 0.05:
+    if zeros_odd > 0.5 and zeros_even < 0.05:
         return "utf-16-le"
-    if zeros_even > 0.3 and zeros_odd < 0.05:
+    if zeros_even > 0.5 and zeros_odd < 0.05:
         return "utf-16-be"
     return None
 
@@ -109,8 +109,15 @@ def _looks_vietnamese(text: str) -> bool:
     categories = [unicodedata.category(c) for c in text]
     ascii_share = sum(c.isascii() for c in text) / len(text)
     stray_marks = categories.count("Mn") / len(text)  # Vietnamese tones all compose under NFC
-    symbols = sum(cat[0] in "SC" and not c.isspace() for c, cat in zip(text, categories))
-    return ascii_share >= 0.5 and stray_marks <= 0.01 and symbols <= 0.05 * len(text)
+    odd_symbols = sum(cat[0] == "S" and not c.isascii() for c, cat in zip(text, categories))
+    return ascii_share >= 0.5 and stray_marks <= 0.01 and odd_symbols <= 0.05 * len(text)
+
+
+def _looks_written(text: str) -> bool:
+    """A guessed UTF-16 must read as writing: words with spaces, no unassigned code points."""
+    odd = sum(unicodedata.category(c) in ("Cn", "Co", "Cs") for c in text)
+    spaces = sum(c.isspace() for c in text)
+    return bool(text) and odd * 100 <= len(text) and (len(text) < 40 or spaces * 20 >= len(text))
 
 
 def _looks_binary(data: bytes) -> bool:
@@ -126,7 +133,10 @@ def _decode(path: Path, data: bytes, declared: str | None = None) -> tuple[str, 
             continue
         if codec == "cp1258":
             text = unicodedata.normalize("NFC", text)  # the codepage stores tones as marks
-        plausible = codec != "cp1258" or codec == declared or _looks_vietnamese(text)
+        if codec == "cp1258":
+            plausible = codec == declared or _looks_vietnamese(text)
+        else:
+            plausible = not codec.startswith("utf-16-") or _looks_written(text)
         if _looks_like_text(text) and plausible:
             return text, _LABELS.get(codec, codec)
     if _looks_binary(data):
@@ -186,16 +196,16 @@ def _read_docx(path: Path, data: bytes) -> tuple[str, str]:
 
 
 def _read_pdf(path: Path, data: bytes) -> tuple[str, str]:
+    locked = LoadError(path, f"Tệp PDF {path.name} được đặt mật khẩu hoặc mã hóa, không đọc được.")
     try:
-        reader = PdfReader(io.BytesIO(data))
+        reader = PdfReader(io.BytesIO(data))  # already tries the empty password
         if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
-            raise LoadError(path, f"Tệp PDF {path.name} được đặt mật khẩu, không đọc được.")
-        pages = list(reader.pages)
-    except LoadError:
-        raise
-    except Exception as exc:
+            raise locked
+        texts = [page.extract_text() or "" for page in reader.pages]
+    except DependencyError as exc:  # AES encryption without the optional crypto library
+        raise locked from exc
+    except PyPdfError as exc:  # pypdf's own errors mean the file is malformed
         raise LoadError(path, f"Tệp PDF bị hỏng hoặc không đúng định dạng: {path.name}.") from exc
-    texts = [page.extract_text() or "" for page in pages]
     if sum(len("".join(t.split())) for t in texts) < _MIN_PDF_CHARS:
         message = f"Tệp PDF {path.name} không có lớp văn bản (bản scan?), cần OCR trước khi nạp."
         raise LoadError(path, message)
@@ -225,13 +235,20 @@ def _html_text(markup: str) -> str:
         for cell in row.find_all(["td", "th"], recursive=False)[1:]:
             cell.insert_before(_CELL)
     for tag in soup.find_all(_HTML_BLOCKS):
-        tag.insert_before(_PARA)
-        tag.append(_PARA)
+        # Inside a cell a block only separates words, so a table row stays on one line.
+        in_cell = tag.find_parent(["td", "th"]) is not None
+        tag.insert_before(" " if in_cell else _PARA)
+        tag.append(" " if in_cell else _PARA)
     # Whitespace in the source is not layout; the sentinels are.
     text = re.sub(r"\s+", " ", soup.get_text())
-    text = text.replace(_CELL, " | ").replace(_LINE, "\n").replace(_PARA, "\n\n")
-    text = "\n".join(line.strip() for line in text.split("\n"))
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    text = re.sub(rf"\s*{_CELL}\s*", " | ", text)
+    text = re.sub(rf"[\s{_LINE}{_PARA}]*[{_LINE}{_PARA}][\s{_LINE}{_PARA}]*", _break, text)
+    return "\n".join(line.strip() for line in text.split("\n")).strip()
+
+
+def _break(match: re.Match[str]) -> str:
+    """A run of breaks: one <br> is a line break; a block or <br><br> is a paragraph break."""
+    return "\n" if "".join(match.group(0).split()) == _LINE else "\n\n"
 
 
 def _read_html(path: Path, data: bytes) -> tuple[str, str]:

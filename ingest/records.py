@@ -35,6 +35,24 @@ class Section:
     text: str  # the text of the node itself, without its children
     children: list[Section] = field(default_factory=list)
 
+    @property
+    def is_paragraph_item(self) -> bool:
+        """A numbered paragraph rather than a titled item: its heading is its first words."""
+        return self.heading.rstrip().endswith("…")
+
+    @property
+    def cite(self) -> str:
+        """Citation form: "Điều 1", "khoản 22", "III. TỔ CHỨC THỰC HIỆN", "3. Phòng Nội vụ quận"."""
+        if self.label.startswith(("Điều", "khoản", "điểm", "Phụ lục")):
+            return self.label
+        if self.is_paragraph_item:
+            return f"{self.label}."
+        return self.heading.strip()
+
+
+def cite_path(sections: list[Section]) -> str:
+    return ", ".join(s.cite for s in sections)
+
 
 @dataclass
 class Document:

@@ -1,0 +1,38 @@
+# The README's two commands are the contract: `make run` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+DOCS   ?= $(firstword $(wildcard ../shared/corpus) $(wildcard corpus))
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: install run test bench ingest clean
+
+install: $(STAMP)
+
+# torch first, CPU build: anything that pulls torch in afterwards finds it already there.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e ".[test]"
+	touch $(STAMP)
+
+ingest: install
+	@if [ -z "$(DOCS)" ]; then echo "Không tìm thấy thư mục tài liệu: đặt DOCS=/đường/dẫn"; exit 2; fi
+	$(VENV)/bin/sapxep ingest "$(DOCS)"
+
+run: ingest
+	@echo "Mở trợ lý tại http://$(HOST):$(PORT)/  (API: http://$(HOST):$(PORT)/docs)"
+	$(VENV)/bin/sapxep serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(VENV)/bin/sapxep bench
+
+clean:
+	rm -rf $(VENV) data build *.egg-info

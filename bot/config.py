@@ -1,0 +1,44 @@
+"""Configuration: environment variables, with `.env` support. Every variable is in `.env.example`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), alias="SAPXEP_DATA_DIR")
+    embedding_model: str = Field("multilingual-e5-small", alias="SAPXEP_EMBEDDING_MODEL")
+    llm_base_url: str = Field("", alias="SAPXEP_LLM_BASE_URL")
+    llm_model: str = Field("", alias="SAPXEP_LLM_MODEL")
+    llm_api_key: str = Field("", alias="SAPXEP_LLM_API_KEY")
+    redis_url: str = Field("", alias="SAPXEP_REDIS_URL")
+    admin_token: str = Field("", alias="SAPXEP_ADMIN_TOKEN")
+    telegram_bot_token: str = Field("", alias="TELEGRAM_BOT_TOKEN")
+    telegram_webhook_secret: str = Field("", alias="TELEGRAM_WEBHOOK_SECRET")
+    telegram_api_base_url: str = Field(
+        "https://api.telegram.org/bot", alias="TELEGRAM_API_BASE_URL"
+    )
+    zalo_app_id: str = Field("", alias="ZALO_APP_ID")
+    zalo_app_secret: str = Field("", alias="ZALO_APP_SECRET")
+    zalo_oa_secret_key: str = Field("", alias="ZALO_OA_SECRET_KEY")
+    zalo_access_token: str = Field("", alias="ZALO_ACCESS_TOKEN")
+    zalo_refresh_token: str = Field("", alias="ZALO_REFRESH_TOKEN")
+    zalo_api_base_url: str = Field("https://openapi.zalo.me", alias="ZALO_API_BASE_URL")
+    zalo_oauth_base_url: str = Field("https://oauth.zaloapp.com", alias="ZALO_OAUTH_BASE_URL")
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+
+def load_settings() -> Settings:
+    return Settings()

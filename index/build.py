@@ -1,0 +1,128 @@
+"""Bring the index up to date with a set of files: parse what changed, keep what did not."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from index.store import Index, IndexStore
+from ingest.loaders import LoadError, discover
+from ingest.pipeline import PARSER_VERSION, IngestedFile, file_sha256, ingest_file
+
+Progress = Callable[[Path], None]
+
+
+@dataclass
+class FileError:
+    path: str
+    message: str
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+    warnings: dict[str, list[str]] = field(default_factory=dict)
+    index: Index | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+
+def _doc_ids(files: list[Path]) -> dict[Path, str]:
+    """File name as id; a name seen twice gets its parent folder in front."""
+    ids: dict[Path, str] = {}
+    taken: set[str] = set()
+    for path in files:
+        doc_id = path.name if path.name not in taken else f"{path.parent.name}/{path.name}"
+        taken.add(doc_id)
+        ids[path] = doc_id
+    return ids
+
+
+def update_index(
+    store: IndexStore,
+    paths: Iterable[Path],
+    prune: bool = False,
+    on_file: Progress | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> IngestReport:
+    paths = [Path(p) for p in paths]
+    report = IngestReport()
+    with store.lock():
+        current = store.try_load()
+        old = dict(current.files) if current else {}
+        files, errors = discover(paths)
+        report.errors.extend(FileError(str(e.path), e.message) for e in errors)
+        if on_start:
+            on_start(len(files))
+        new: dict[str, IngestedFile] = {}
+        for path, doc_id in _doc_ids(files).items():
+            _ingest_one(path, doc_id, old.get(doc_id), new, report)
+            if on_file:
+                on_file(path)
+        everything = {**_kept(old, new, paths, prune, report), **new}
+        if everything and (report.changed or current is None):
+            report.index = store.write(everything)
+        else:
+            report.index = current
+    return report
+
+
+def _ingest_one(
+    path: Path,
+    doc_id: str,
+    previous: IngestedFile | None,
+    out: dict[str, IngestedFile],
+    report: IngestReport,
+) -> None:
+    try:
+        sha = file_sha256(path)
+        if (
+            previous
+            and previous.document.sha256 == sha
+            and previous.parser_version == PARSER_VERSION
+        ):
+            out[doc_id] = previous
+            report.unchanged.append(doc_id)
+            return
+        record = ingest_file(path, doc_id)
+    except LoadError as exc:
+        report.errors.append(FileError(str(path), exc.message))
+        if previous:  # a file that went bad keeps what was stored before
+            out[doc_id] = previous
+        return
+    except OSError as exc:
+        report.errors.append(FileError(str(path), f"Không đọc được tệp {path.name}: {exc.strerror}"))
+        return
+    out[doc_id] = record
+    (report.updated if previous else report.added).append(doc_id)
+    if record.warnings:
+        report.warnings[doc_id] = record.warnings
+
+
+def _kept(
+    old: dict[str, IngestedFile],
+    new: dict[str, IngestedFile],
+    paths: list[Path],
+    prune: bool,
+    report: IngestReport,
+) -> dict[str, IngestedFile]:
+    """Stored documents not seen this run: dropped with --prune when their file is gone."""
+    kept = {}
+    folders = [p.resolve() for p in paths if p.is_dir()]
+    for doc_id, record in old.items():
+        if doc_id in new:
+            continue
+        source = Path(record.document.path).resolve()
+        gone = not source.exists() and any(folder in source.parents for folder in folders)
+        if prune and gone:
+            report.removed.append(doc_id)
+            continue
+        kept[doc_id] = record
+    return kept

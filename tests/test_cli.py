@@ -1,0 +1,133 @@
+"""`sapxep ingest` and `sapxep docs` as a user runs them: a real process, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from test_loaders import encode_cp1258
+
+PLAN = "002_6d727a2a5508cfde.txt"
+OTHER_PLAN = "001_d71f2da037f574f8.txt"
+
+
+def sapxep(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SAPXEP_DATA_DIR": str(data_dir), "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+@pytest.fixture()
+def folder(tmp_path: Path, corpus: Path) -> Path:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(corpus / "plans" / PLAN, docs / PLAN)
+    shutil.copy(corpus / "plans" / OTHER_PLAN, docs / OTHER_PLAN)
+    return docs
+
+
+def current_version(data_dir: Path) -> str:
+    return (data_dir / "index" / "CURRENT").read_text()
+
+
+def test_bad_files_get_their_own_message_and_the_good_ones_are_ingested(
+    tmp_path: Path, folder: Path
+) -> None:
+    (folder / "rong.txt").write_bytes(b"")
+    (folder / "nhiphan.txt").write_bytes(b"\x00\x01\x02\xff" * 200)
+    (folder / "hong.docx").write_bytes(b"this is not a zip archive")
+    with zipfile.ZipFile(folder / "thieu.docx", "w") as zf:
+        zf.writestr("hello.txt", "no word/document.xml here")
+    (folder / "hong.pdf").write_bytes(b"%PDF-1.4 garbage garbage")
+    (folder / "khongdoc.txt").write_bytes(bytes(range(0xC0, 0x100)) * 4)
+    blank_pdf(folder / "scan.pdf")
+    vietnamese = "Kế hoạch tuyên truyền về sắp xếp đơn vị hành chính cấp xã năm 2025."
+    (folder / "cp1258.txt").write_bytes(encode_cp1258(vietnamese))
+
+    result = sapxep(tmp_path / "data", "ingest", str(folder))
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in out + result.stderr
+    assert "Tệp rỗng" in out and "rong.txt" in out
+    assert "nhiphan.txt" in out
+    assert "hong.docx" in out and "thieu.docx" in out
+    assert "hong.pdf" in out and "bị hỏng" in out
+    assert "scan.pdf" in out and "cần OCR" in out
+    assert "khongdoc.txt" in out and "Windows-1258" in out
+
+    listing = sapxep(tmp_path / "data", "docs").stdout
+    assert PLAN in listing and OTHER_PLAN in listing and "cp1258.txt" in listing
+    assert "02-KH/BTGDUK" in listing
+
+
+def test_unchanged_files_do_no_work_changed_ones_replace_removed_ones_prune(
+    tmp_path: Path, folder: Path
+) -> None:
+    data = tmp_path / "data"
+    first = sapxep(data, "ingest", str(folder))
+    assert "Mới: 2" in first.stdout
+    version = current_version(data)
+
+    again = sapxep(data, "ingest", str(folder))
+    assert "Không có thay đổi" in again.stdout
+    assert current_version(data) == version
+
+    plan = folder / PLAN
+    plan.write_text(plan.read_text(encoding="utf-8") + "\nDòng bổ sung kiểm tra cập nhật.\n")
+    changed = sapxep(data, "ingest", str(folder))
+    assert "cập nhật: 1" in changed.stdout
+    records = read_records(data)
+    assert any("Dòng bổ sung" in c["text"] for c in records[PLAN]["chunks"])
+
+    (folder / OTHER_PLAN).unlink()
+    kept = sapxep(data, "ingest", str(folder))
+    assert OTHER_PLAN in read_records(data), "without --prune a removed file stays"
+    assert "Không có thay đổi" in kept.stdout
+    pruned = sapxep(data, "ingest", "--prune", str(folder))
+    assert "bỏ đi: 1" in pruned.stdout
+    assert set(read_records(data)) == {PLAN}
+
+
+def test_a_file_that_goes_bad_keeps_what_was_stored(tmp_path: Path, folder: Path) -> None:
+    data = tmp_path / "data"
+    sapxep(data, "ingest", str(folder))
+    (folder / PLAN).write_bytes(b"\x00\xff" * 100)
+    result = sapxep(data, "ingest", str(folder))
+    assert PLAN in result.stdout
+    assert read_records(data)[PLAN]["document"]["number"] == "02-KH/BTGDUK"
+
+
+def test_nothing_to_ingest_is_a_clear_error(tmp_path: Path) -> None:
+    result = sapxep(tmp_path / "data", "ingest", str(tmp_path / "khong-co"))
+    assert result.returncode != 0
+    assert "khong-co" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    docs = sapxep(tmp_path / "data", "docs")
+    assert docs.returncode != 0 and "sapxep ingest" in docs.stderr
+
+
+def read_records(data: Path) -> dict[str, dict]:
+    version = current_version(data)
+    path = data / "index" / "versions" / version / "records.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return {row["document"]["doc_id"]: row for row in rows}
+
+
+def blank_pdf(path: Path) -> None:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    with path.open("wb") as fh:
+        writer.write(fh)

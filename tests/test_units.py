@@ -1,0 +1,96 @@
+"""The units registry, on the 34 real resolutions."""
+
+from conftest import EVAL, read_jsonl
+
+from index.registry import split_unit
+from ingest.text import fold
+from ingest.units import parse_clause
+
+
+def _new_units(placements) -> list[tuple[str, str, str]]:
+    return sorted({(p.change.new_name, p.old.share, p.change.clause) for p in placements})
+
+
+def test_thanh_xuan_bac_is_split_between_two_new_wards(registry) -> None:
+    found = registry.find("Thanh Xuân Bắc", "phường", "Hà Nội")
+    assert _new_units(found) == [
+        ("Thanh Liệt", "remaining", "48"),
+        ("Thanh Xuân", "part", "22"),
+    ]
+    assert {p.change.number for p in found} == {"1656/NQ-UBTVQH15"}
+    assert {p.change.section for p in found} == {"Điều 1, khoản 22", "Điều 1, khoản 48"}
+
+
+def test_tri_phuong_exists_in_several_provinces(registry) -> None:
+    found = registry.find("Tri Phương", "xã")
+    by_province = {p.change.province: (p.change.new_name, p.change.number) for p in found}
+    # Lạng Sơn and Cao Bằng, and a third one in Bắc Ninh (1658, khoản 11)
+    assert by_province == {
+        "Tỉnh Lạng Sơn": ("Quốc Khánh", "1672/NQ-UBTVQH15"),
+        "Tỉnh Cao Bằng": ("Quang Trung", "1657/NQ-UBTVQH15"),
+        "Tỉnh Bắc Ninh": ("Đại Đồng", "1658/NQ-UBTVQH15"),
+    }
+    assert [p.change.new_name for p in registry.find("Tri Phương", province="Lạng Sơn")] == [
+        "Quốc Khánh"
+    ]
+
+
+def test_typed_without_diacritics_it_is_still_found(registry) -> None:
+    found = registry.find("thanh xuan bac", "phuong", "ha noi")
+    assert {p.change.new_name for p in found} == {"Thanh Xuân", "Thanh Liệt"}
+
+
+def test_glued_source_typos_are_read() -> None:
+    parsed = parse_clause(
+        "Sắp xếp toàn bộ diện tích tự nhiên, quy mô dân số của các xã Quang Trung(huyện "
+        "Trùng Khánh), Tri Phương và Xuân Nộithành xã mới có tên gọi là**xã Quang Trung**."
+        .replace("**", "")
+    )
+    assert parsed is not None
+    kind, name, olds = parsed
+    assert (kind, name) == ("xã", "Quang Trung")
+    assert [(o.name, o.qualifier) for o in olds] == [
+        ("Quang Trung", "huyện Trùng Khánh"),
+        ("Tri Phương", ""),
+        ("Xuân Nội", ""),
+    ]
+
+
+def test_shares_whole_part_and_remaining() -> None:
+    _, _, olds = parse_clause(
+        "Sắp xếp toàn bộ diện tích tự nhiên, quy mô dân số của phường A Một, một phần diện tích "
+        "tự nhiên, toàn bộ quy mô dân số của phường B Hai và phần còn lại của xã C Ba sau khi "
+        "sắp xếp theo quy định tại khoản 1 Điều này thành phường mới có tên gọi là phường D."
+    )
+    assert [(o.kind, o.name, o.share) for o in olds] == [
+        ("phường", "A Một", "whole"),
+        ("phường", "B Hai", "part"),
+        ("xã", "C Ba", "remaining"),
+    ]
+
+
+def test_every_new_unit_of_1027_is_accounted_for(index) -> None:
+    check = index.registry.cross_check
+    assert check.listed == 3321
+    assert check.missing_from_list == []
+    assert check.not_arranged == []
+    assert check.arranged + check.unchanged == 3321
+
+
+def test_registry_against_ward_dev(registry) -> None:
+    """Share of old units whose new unit(s) the registry names exactly (target ≥ 0.95)."""
+    items = read_jsonl(EVAL / "ward_dev.jsonl")
+    misses = []
+    for item in items:
+        parts = [p.strip() for p in item["old_unit"].split(",")]
+        kind, name = split_unit(parts[0])
+        district = parts[1] if len(parts) > 2 else ""
+        found = registry.find(name, kind, parts[-1], district)
+        got = sorted({fold(f"{p.change.new_kind} {p.change.new_name}") for p in found})
+        if got != sorted(fold(u) for u in item["new_units"]):
+            misses.append((item["old_unit"], item["new_units"], got))
+    share = 1 - len(misses) / len(items)
+    print(f"\nward_dev exact match: {share:.3f} ({len(items) - len(misses)}/{len(items)})")
+    for miss in misses:
+        print("  miss:", miss)
+    assert share >= 0.95
