@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, HTTPException
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
 from bot.config import Settings, load_settings
@@ -28,6 +29,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Trợ lý sắp xếp đơn vị hành chính",
         description="Hỏi đáp có trích dẫn về sắp xếp đơn vị hành chính năm 2025.",
     )
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/docs")
 
     @app.get("/healthz")
     def healthz() -> dict[str, object]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from pathlib import Path
@@ -25,7 +26,7 @@ def _store() -> IndexStore:
 
 @click.group(help="Trợ lý hỏi đáp về sắp xếp đơn vị hành chính 2025, có trích dẫn nguồn.")
 def main() -> None:
-    pass
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # a broken PDF is reported per file
 
 
 @main.command(help="Nạp tài liệu (.txt .md .docx .pdf .html; tệp hoặc thư mục) vào chỉ mục.")
@@ -107,8 +108,13 @@ def docs() -> None:
         err.print(f"[red]Lỗi:[/red] {exc.message}")
         sys.exit(1)
     table = Table(title=f"{len(index.files)} tài liệu")
-    for column in ("Tệp", "Loại", "Số", "Ngày", "Cơ quan ban hành", "Trích yếu", "Đoạn"):
+    table.add_column("Tệp", no_wrap=True)
+    table.add_column("Loại", no_wrap=True)
+    table.add_column("Số", no_wrap=True)
+    table.add_column("Ngày", no_wrap=True)
+    for column in ("Cơ quan ban hành", "Trích yếu"):
         table.add_column(column, overflow="fold")
+    table.add_column("Đoạn", justify="right")
     for f in sorted(index.files.values(), key=lambda f: f.document.doc_id):
         d = f.document
         table.add_row(
