@@ -30,6 +30,15 @@ class UnitRegistry:
         self.provinces = provinces  # old province key -> new province name
         self._by_name: dict[str, list[Placement]] = {}
         self._by_folded: dict[str, list[Placement]] = {}
+        # Where a district name is known to be: from "(huyện …)" qualifiers and from new units
+        # named after their old district ("xã Yên Định").
+        self._district_provinces: dict[str, set[str]] = {}
+        for change in changes:
+            self._district_provinces.setdefault(fold(change.new_name), set()).add(change.province)
+            for old in change.olds:
+                key = _district_key(old.qualifier)
+                if key:
+                    self._district_provinces.setdefault(key, set()).add(change.province)
         for change in changes:
             for old in change.olds:
                 placement = Placement(change, old)
@@ -44,12 +53,13 @@ class UnitRegistry:
         name: str,
         kind: str = "",
         province: str = "",
-        district: str = "",
+        district: str | list[str] = "",
     ) -> list[Placement]:
         """Placements of the old unit `name`; typed without diacritics, it is matched folded.
 
-        `province` may be the old or the new province; `district` picks between two units of
-        the same name that the resolution tells apart by "(huyện …)".
+        `province` may be the old or the new province; `district` (or several candidate
+        district texts, as typed after "quận/huyện …") picks between units of the same name
+        that the resolution tells apart by "(huyện …)".
         """
         exact = name != fold(name)
         pool = self._by_name.get(name_key(name), []) if exact else []
@@ -61,17 +71,45 @@ class UnitRegistry:
             wanted = {province_key(province), province_key(self.new_province(province))}
             pool = [p for p in pool if province_key(p.change.province) in wanted]
         if district:
-            pool = _by_district(pool, district)
+            typed = [district] if isinstance(district, str) else district
+            pool = _by_district(pool, typed)
+            pool = self._in_district_province(pool, typed)
         return pool
 
+    def _in_district_province(self, pool: list[Placement], typed: list[str]) -> list[Placement]:
+        """Namesakes in several provinces: keep the province where the typed district is."""
+        if len({p.change.province for p in pool}) < 2:
+            return pool
+        provinces: set[str] = set()
+        for text in typed:
+            words = _district_key(text).split()
+            for n in range(len(words), 0, -1):
+                found = self._district_provinces.get(" ".join(words[:n]))
+                if found:
+                    provinces |= found
+                    break
+        narrowed = [p for p in pool if p.change.province in provinces]
+        return narrowed or pool
 
-def _by_district(pool: list[Placement], district: str) -> list[Placement]:
-    """Drop placements whose qualifier names another district; keep unqualified ones."""
-    wanted = _district_key(district)
-    matching = [p for p in pool if p.old.qualifier and _district_key(p.old.qualifier) == wanted]
+
+def _by_district(pool: list[Placement], districts: list[str]) -> list[Placement]:
+    """Keep the units whose "(huyện …)" names the district typed; unqualified namesakes stay
+    only in the province where the qualified one was found."""
+    typed = [_district_key(d) for d in districts if d.strip()]
+
+    def names_it(p: Placement) -> bool:
+        key = _district_key(p.old.qualifier)
+        return bool(key) and any(f"{t} ".startswith(f"{key} ") for t in typed)
+
+    matching = [p for p in pool if p.old.qualifier and names_it(p)]
     if not matching:
         return pool
-    return [p for p in pool if not p.old.qualifier or _district_key(p.old.qualifier) == wanted]
+    provinces = {p.change.province for p in matching}
+    return [
+        p
+        for p in pool
+        if names_it(p) or (not p.old.qualifier and p.change.province in provinces)
+    ]
 
 
 def _district_key(text: str) -> str:

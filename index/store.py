@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,6 +33,7 @@ from ingest.units import (
 )
 
 FORMAT_VERSION = 1
+Artifacts = Callable[[Path, Path | None], dict[str, Any]]
 KEEP_VERSIONS = 2
 
 
@@ -136,8 +137,13 @@ class IndexStore:
         except IndexUnavailable:
             return None
 
-    def write(self, files: dict[str, IngestedFile], extra: dict[str, Any] | None = None) -> Index:
-        """Write a new version aside, then make it current atomically."""
+    def write(self, files: dict[str, IngestedFile], artifacts: Artifacts | None = None) -> Index:
+        """Write a new version aside, then make it current atomically.
+
+        `artifacts(tmp_dir, previous_dir)` adds the search structures and returns what the
+        manifest says of them.
+        """
+        previous = self.current_path()
         self.versions.mkdir(parents=True, exist_ok=True)
         name = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}-{time.monotonic_ns() % 10**6}"
         tmp = self.versions / f".tmp-{name}"
@@ -148,7 +154,8 @@ class IndexStore:
                 for doc_id in sorted(files):
                     fh.write(json.dumps(files[doc_id].to_dict(), ensure_ascii=False) + "\n")
             _write_json(tmp / "registry.json", _registry_dict(registry))
-            manifest = _manifest(files, registry, extra or {})
+            extra = artifacts(tmp, previous) if artifacts else {}
+            manifest = _manifest(files, registry, extra)
             _write_json(tmp / "manifest.json", manifest)
             _fsync_dir(tmp)
             final = self.versions / name

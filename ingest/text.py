@@ -297,3 +297,36 @@ def expand_abbreviations(text: str, *, chat: bool = False) -> str:
 def match_form(text: str, *, chat: bool = False) -> str:
     """Folded text with abbreviations expanded: what lexical matching compares."""
     return fold(expand_abbreviations(normalize(text), chat=chat))
+
+
+def lexical_tokens(text: str, *, chat: bool = False) -> list[str]:
+    """Folded syllables plus adjacent pairs ("thanh_xuan"): most Vietnamese words are two
+    syllables, so the pairs carry the words and the syllables the partial matches."""
+    syl = re.findall(r"[a-z0-9]+", match_form(text, chat=chat))
+    return syl + [f"{a}_{b}" for a, b in zip(syl, syl[1:])]
+
+
+def has_diacritics(text: str) -> bool:
+    return fold(text) != nfc(text).lower()
+
+
+# Words of questions that official documents rarely use, in the form residents mean them.
+QUESTION_WORDS: dict[str, str] = {
+    "gi": "gì",
+    "nao": "nào",
+    "ai": "ai",
+    "ky": "ký",
+    "gio": "giờ",
+    "la": "là",
+    "khong": "không",
+    "bao nhieu": "bao nhiêu",
+    "the nao": "thế nào",
+    "o dau": "ở đâu",
+    "vi sao": "vì sao",
+    "tai sao": "tại sao",
+    "sao": "sao",
+    "may": "mấy",
+    "chua": "chưa",
+    "duoc": "được",
+    "nay": "này",
+}

@@ -1,0 +1,158 @@
+"""Search artifacts of an index version: BM25, FAISS (through LangChain), diacritics restorer.
+
+Vectors of chunks whose text did not change are taken from the previous version instead of
+being embedded again, so re-ingesting one changed file costs the chunks of that file only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+from pathlib import Path
+
+import numpy as np
+from langchain_community.docstore.in_memory import InMemoryDocstore
+from langchain_community.vectorstores import FAISS
+from langchain_core.documents import Document as LCDocument
+
+from index.diacritics import DiacriticsRestorer
+from index.lexical import LexicalIndex
+from ingest.records import Chunk
+
+Progress = Callable[[int, int], None]
+BATCH = 64
+
+
+class EmbeddingMismatch(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class Embedder(Protocol):
+    """What the index needs of an embedding model: `index.embeddings.SentenceEmbeddings`."""
+
+    name: str
+    dimension: int
+
+    def encode(self, texts: list[str], kind: str) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class SearchIndex:
+    chunks: list[Chunk]
+    lexical: LexicalIndex
+    vectors: FAISS
+    restorer: DiacriticsRestorer
+
+    @classmethod
+    def load(cls, directory: Path, chunks: list[Chunk], embedder: Embedder) -> SearchIndex:
+        meta = json.loads((directory / "embedding.json").read_text(encoding="utf-8"))
+        if meta["model"] != embedder.name or meta["dimension"] != embedder.dimension:
+            raise EmbeddingMismatch(
+                f"Chỉ mục được tạo với mô hình nhúng {meta['model']} ({meta['dimension']} chiều), "
+                f"nhưng cấu hình hiện là {embedder.name} ({embedder.dimension} chiều). "
+                "Hãy nạp lại tài liệu: sapxep ingest <thư mục> --reindex"
+            )
+        vectors = FAISS.load_local(
+            str(directory / "faiss"),
+            embedder,  # type: ignore[arg-type]
+            allow_dangerous_deserialization=True,  # our own file, written by build_search
+        )
+        if vectors.index.ntotal != len(chunks):
+            raise EmbeddingMismatch(f"Chỉ mục vectơ ở {directory} không khớp số đoạn; hãy nạp lại.")
+        return cls(
+            chunks=chunks,
+            lexical=LexicalIndex.load(directory / "bm25"),
+            vectors=vectors,
+            restorer=DiacriticsRestorer.load(directory / "diacritics.json"),
+        )
+
+
+def build_search(
+    directory: Path,
+    chunks: list[Chunk],
+    embedder: Embedder,
+    previous: Path | None = None,
+    on_progress: Progress | None = None,
+) -> dict[str, object]:
+    """Write BM25, FAISS and the restorer into `directory`; return the manifest's entry."""
+    texts = [c.indexed_text for c in chunks]
+    vectors = _embed(texts, embedder, _reusable(previous, embedder), on_progress)
+    np.save(directory / "vectors.npy", vectors)
+    (directory / "vector_keys.json").write_text(json.dumps([text_key(t) for t in texts]))
+    LexicalIndex.build(texts).save(directory / "bm25")
+    DiacriticsRestorer.build([c.text for c in chunks]).save(directory / "diacritics.json")
+    _faiss(chunks, vectors, embedder).save_local(str(directory / "faiss"))
+    meta = {"model": embedder.name, "dimension": embedder.dimension, "chunks": len(chunks)}
+    (directory / "embedding.json").write_text(json.dumps(meta, ensure_ascii=False))
+    return meta
+
+
+def _reusable(previous: Path | None, embedder: Embedder) -> dict[str, np.ndarray]:
+    if previous is None or not (previous / "vectors.npy").exists():
+        return {}
+    try:
+        meta = json.loads((previous / "embedding.json").read_text(encoding="utf-8"))
+        if meta["model"] != embedder.name:
+            return {}
+        keys = json.loads((previous / "vector_keys.json").read_text())
+        vectors = np.load(previous / "vectors.npy")
+    except (OSError, ValueError, KeyError):
+        return {}
+    return dict(zip(keys, vectors)) if len(keys) == len(vectors) else {}
+
+
+def _embed(
+    texts: list[str],
+    embedder: Embedder,
+    known: dict[str, np.ndarray],
+    on_progress: Progress | None,
+) -> np.ndarray:
+    out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    todo = []
+    for i, text in enumerate(texts):
+        cached = known.get(text_key(text))
+        if cached is not None:
+            out[i] = cached
+        else:
+            todo.append(i)
+    for start in range(0, len(todo), BATCH):
+        batch = todo[start : start + BATCH]
+        out[batch] = embedder.encode([texts[i] for i in batch], kind="passage")
+        if on_progress:
+            on_progress(start + len(batch), len(todo))
+    return out
+
+
+def _faiss(chunks: list[Chunk], vectors: np.ndarray, embedder: Embedder) -> FAISS:
+    import faiss
+
+    index = faiss.IndexFlatIP(embedder.dimension)
+    index.add(vectors)
+    ids = [c.chunk_id for c in chunks]
+    docstore = InMemoryDocstore(
+        {
+            c.chunk_id: LCDocument(
+                page_content=c.text,
+                metadata={"chunk_id": c.chunk_id, "doc_id": c.doc_id, "section": c.section},
+            )
+            for c in chunks
+        }
+    )
+    return FAISS(
+        embedding_function=embedder,  # type: ignore[arg-type]
+        index=index,
+        docstore=docstore,
+        index_to_docstore_id=dict(enumerate(ids)),
+        normalize_L2=False,
+    )
