@@ -13,7 +13,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bot.config import load_settings
+from bot.answer import Answer
+from bot.bench import VARIANTS, FileRuns, evaluate, throughput
+from bot.engine import Engine
+from bot.evaluation import SystemRun, load_items
+from bot.responder import Responder
 from index.build import IngestReport, update_index
+from index.embeddings import EmbeddingModelError
+from index.search import EmbeddingMismatch
 from index.store import IndexStore, IndexUnavailable
 
 console = Console()
@@ -24,6 +31,11 @@ def _store() -> IndexStore:
     return IndexStore(load_settings().index_dir)
 
 
+def _fail(message: str) -> None:
+    err.print(f"[red]Lỗi:[/red] {message}")
+    sys.exit(1)
+
+
 @click.group(help="Trợ lý hỏi đáp về sắp xếp đơn vị hành chính 2025, có trích dẫn nguồn.")
 def main() -> None:
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # a broken PDF is reported per file
@@ -32,10 +44,16 @@ def main() -> None:
 @main.command(help="Nạp tài liệu (.txt .md .docx .pdf .html; tệp hoặc thư mục) vào chỉ mục.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--prune", is_flag=True, help="Bỏ khỏi chỉ mục các tệp đã bị xóa khỏi thư mục.")
-def ingest(paths: tuple[Path, ...], prune: bool) -> None:
+@click.option("--reindex", is_flag=True, help="Đọc và nhúng lại tất cả (khi đổi mô hình nhúng).")
+def ingest(paths: tuple[Path, ...], prune: bool, reindex: bool) -> None:
     started = time.perf_counter()
+    engine = Engine(load_settings())
+    try:
+        embedder = engine.embedder
+    except EmbeddingModelError as exc:
+        _fail(exc.message)
     with Progress(
-        TextColumn("[bold]Nạp tài liệu"),
+        TextColumn("[bold]{task.fields[stage]}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -43,18 +61,24 @@ def ingest(paths: tuple[Path, ...], prune: bool) -> None:
         console=err,
         transient=True,
     ) as progress:
-        task = progress.add_task("", total=None)
+        task = progress.add_task("", total=None, stage="Đọc tài liệu")
+
+        def embedding(done: int, total: int) -> None:
+            progress.update(task, stage="Nhúng các đoạn", completed=done, total=total, description="")
+
         try:
             report = update_index(
-                _store(),
+                engine.store,
                 paths,
+                embedder=embedder,
                 prune=prune,
+                reindex=reindex,
                 on_start=lambda n: progress.update(task, total=n),
                 on_file=lambda p: progress.update(task, advance=1, description=p.name),
+                on_embed=embedding,
             )
         except IndexUnavailable as exc:
-            err.print(f"[red]Lỗi:[/red] {exc.message}")
-            sys.exit(1)
+            _fail(exc.message)
     _print_report(report, time.perf_counter() - started)
     if report.index is None or not report.index.files:
         sys.exit(1)
@@ -105,8 +129,7 @@ def docs() -> None:
     try:
         index = _store().load()
     except IndexUnavailable as exc:
-        err.print(f"[red]Lỗi:[/red] {exc.message}")
-        sys.exit(1)
+        _fail(exc.message)
     table = Table(title=f"{len(index.files)} tài liệu")
     table.add_column("Tệp", no_wrap=True)
     table.add_column("Loại", no_wrap=True)
@@ -138,9 +161,124 @@ def serve(host: str, port: int, workers: int) -> None:
     uvicorn.run("bot.api:create_app", factory=True, host=host, port=port, workers=workers)
 
 
-@main.command(help="Đo tốc độ và chất lượng truy xuất.")
-def bench() -> None:
-    console.print("Chưa có: phần truy xuất (tìm kiếm) chưa được xây dựng.")
+def _engine() -> Engine:
+    engine = Engine(load_settings())
+    try:
+        engine.load()
+    except (IndexUnavailable, EmbeddingMismatch, EmbeddingModelError) as exc:
+        _fail(exc.message)
+    return engine
+
+
+@main.command(help="Hỏi trợ lý một câu (hoặc --batch tệp .jsonl có trường question).")
+@click.argument("question", required=False)
+@click.option("--json", "as_json", is_flag=True, help="In đối tượng Answer dạng JSON.")
+@click.option("--batch", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Tệp JSONL, mỗi dòng có trường question.")
+def ask(question: str | None, as_json: bool, batch: Path | None) -> None:
+    if not question and not batch:
+        _fail('Hãy nhập câu hỏi, ví dụ: sapxep ask "phường Thanh Xuân Bắc giờ là phường gì"')
+    responder = Responder(_engine())
+    if batch:
+        try:
+            items = load_items(batch)
+        except ValueError as exc:
+            _fail(str(exc))
+        for item in items:
+            if "question" not in item:
+                continue
+            answer = responder.ask(str(item["question"]))
+            if as_json:
+                print(answer.model_dump_json())
+            else:
+                _print_answer(answer)
+        return
+    answer = responder.ask(question or "")
+    if as_json:
+        print(answer.model_dump_json(indent=1))
+        return
+    _print_answer(answer)
+
+
+def _print_answer(answer: Answer) -> None:
+    console.print(answer.answer or "[i](không có câu trả lời)[/i]")
+    console.print()
+    for c in answer.citations:
+        facts = ", ".join(f for f in (c.number, c.date) if f)
+        console.print(
+            f"[bold][{c.n}][/bold] {c.title[:90]} ({facts}) — {c.section or 'toàn văn'} "
+            f"[dim]điểm {c.score:.4f}[/dim]"
+        )
+        console.print(f"    [dim]{_short(c.text.replace(chr(10), ' '), 160)}[/dim]")
+    console.print(f"[dim]{answer.mode} · {answer.latency_ms:.1f} ms[/dim]")
+
+
+@main.command(name="eval", help="Đánh giá truy xuất trên các tệp câu hỏi có đáp án (.jsonl).")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--no-baselines", is_flag=True, help="Không đo hai hệ so sánh.")
+@click.option("--misses", is_flag=True, help="In các câu không tìm được đoạn đúng trong top 5.")
+def eval_command(files: tuple[Path, ...], no_baselines: bool, misses: bool) -> None:
+    engine = _engine()
+    try:
+        results = evaluate(engine, list(files), baselines=not no_baselines,
+                           on_step=lambda m: err.print(f"[dim]{m}[/dim]"))
+    except ValueError as exc:
+        _fail(str(exc))
+    console.print(_eval_table(results))
+    if misses:
+        for file_runs in results:
+            for r in file_runs.runs[0].results:
+                if r.recall5 < 1.0:
+                    console.print(f"[yellow]trượt[/yellow] {r.item.get('id')} {r.item['question']}")
+
+
+def _eval_table(results: list[FileRuns]) -> Table:
+    table = Table(title="Truy xuất: Recall@1, Recall@5, MRR, độ trễ (ms)")
+    for column in ("Tệp", "Biến thể", "Hệ", "Số câu", "R@1", "R@5", "MRR", "p50", "p95"):
+        table.add_column(column, justify="right" if column not in ("Tệp", "Biến thể", "Hệ") else "left")
+    runs_by_system: dict[str, list] = {}
+    for file_runs in results:
+        for variant in (None, *VARIANTS):
+            for run in file_runs.runs:
+                s = run.summary(variant)
+                if not s.n:
+                    continue
+                table.add_row(file_runs.path.name, variant or "tất cả", run.name, str(s.n),
+                              f"{s.recall1:.3f}", f"{s.recall5:.3f}", f"{s.mrr:.3f}",
+                              f"{s.p50_ms:.1f}", f"{s.p95_ms:.1f}")
+            table.add_section()
+        for run in file_runs.runs:
+            runs_by_system.setdefault(run.name, []).extend(run.results)
+    if len(results) > 1:
+        for variant in (None, *VARIANTS):
+            for name, items in runs_by_system.items():
+                s = SystemRun(name, items).summary(variant)
+                if s.n:
+                    table.add_row("cộng chung", variant or "tất cả", name, str(s.n),
+                                  f"{s.recall1:.3f}", f"{s.recall5:.3f}", f"{s.mrr:.3f}",
+                                  f"{s.p50_ms:.1f}", f"{s.p95_ms:.1f}")
+    return table
+
+
+@main.command(help="Đo chất lượng (tập dev) và tốc độ trả lời; in một bảng.")
+@click.option("--eval-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("../shared/eval"), show_default=True)
+def bench(eval_dir: Path) -> None:
+    files = sorted(eval_dir.glob("*.jsonl"))
+    if not files:
+        _fail(f"Không có tệp .jsonl trong {eval_dir}")
+    engine = _engine()
+    results = evaluate(engine, files, on_step=lambda m: err.print(f"[dim]{m}[/dim]"))
+    console.print(_eval_table(results))
+    questions = [i["question"] for r in results for i in r.items if "question" in i]
+    t = throughput(engine, questions)
+    table = Table(title="Tốc độ trả lời (một luồng, sau khởi động)")
+    for column in ("Số câu", "câu/giây", "p50 ms", "p95 ms", "p99 ms"):
+        table.add_column(column, justify="right")
+    table.add_row(str(t.questions), f"{t.per_second:.1f}", f"{t.p50_ms:.1f}", f"{t.p95_ms:.1f}",
+                  f"{t.p99_ms:.1f}")
+    console.print(table)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.store import Index, IndexStore
+from index.search import Embedder, build_search
+from index.store import Artifacts, Index, IndexStore, ordered_chunks
 from ingest.loaders import LoadError, discover
 from ingest.pipeline import PARSER_VERSION, IngestedFile, file_sha256, ingest_file
 
@@ -48,15 +49,24 @@ def _doc_ids(files: list[Path]) -> dict[Path, str]:
 def update_index(
     store: IndexStore,
     paths: Iterable[Path],
+    embedder: Embedder | None = None,
     prune: bool = False,
+    reindex: bool = False,
     on_file: Progress | None = None,
     on_start: Callable[[int], None] | None = None,
+    on_embed: Callable[[int, int], None] | None = None,
 ) -> IngestReport:
+    """Parse what changed, then write a new version with its search structures.
+
+    Without an embedder only the records and registries are written (no search).
+    `reindex` parses and embeds everything again; so does a change of embedding model.
+    """
     paths = [Path(p) for p in paths]
     report = IngestReport()
     with store.lock():
         current = store.try_load()
-        old = dict(current.files) if current else {}
+        old = dict(current.files) if current and not reindex else {}
+        stale = current is not None and (reindex or _model_changed(current, embedder))
         files, errors = discover(paths)
         report.errors.extend(FileError(str(e.path), e.message) for e in errors)
         if on_start:
@@ -67,11 +77,34 @@ def update_index(
             if on_file:
                 on_file(path)
         everything = {**_kept(old, new, paths, prune, report), **new}
-        if everything and (report.changed or current is None):
-            report.index = store.write(everything)
+        if everything and (report.changed or stale or current is None):
+            report.index = store.write(everything, _artifacts(everything, embedder, on_embed))
         else:
             report.index = current
     return report
+
+
+def _model_changed(current: Index, embedder: Embedder | None) -> bool:
+    recorded = current.manifest.get("embedding") or {}
+    return embedder is not None and recorded.get("model") != embedder.name
+
+
+def _artifacts(
+    files: dict[str, IngestedFile],
+    embedder: Embedder | None,
+    on_embed: Callable[[int, int], None] | None,
+) -> Artifacts | None:
+    if embedder is None:
+        return None
+    chunks = ordered_chunks(files)
+    clauses = {(u.doc_id, u.section) for f in files.values() for u in f.units}
+
+    def build(directory: Path, previous: Path | None) -> dict[str, object]:
+        return {
+            "embedding": build_search(directory, chunks, embedder, clauses, previous, on_embed)
+        }
+
+    return build
 
 
 def _ingest_one(

@@ -71,19 +71,22 @@ def _contains(haystack: str, phrase: str) -> bool:
 
 
 def analyze(question: str, catalog: Catalog, registry: UnitRegistry | None) -> Hints:
-    q = match_form(question, chat=True)
     hints = Hints()
+    q = match_form(question, chat=True)
+    for key, new in catalog.provinces.items():
+        if _names_province(q, key) and new not in hints.provinces:
+            hints.provinces.append(new)
+    if registry is not None:
+        _find_units(question, hints, registry)
+    # "phường Thanh Xuân Bắc" names a ward, not the plan of quận Thanh Xuân
+    for name in hints.unit_names:
+        q = q.replace(fold(name), " ")
     for number, doc_id in catalog.numbers.items():
         if _contains(q, number) and doc_id not in hints.doc_ids:
             hints.doc_ids.append(doc_id)
     for alias, doc_ids in catalog.aliases.items():
         if _contains(q, alias):
             hints.doc_ids.extend(d for d in sorted(doc_ids) if d not in hints.doc_ids)
-    for key, new in catalog.provinces.items():
-        if _names_province(q, key) and new not in hints.provinces:
-            hints.provinces.append(new)
-    if registry is not None:
-        _find_units(question, hints, registry)
     return hints
 
 
@@ -116,7 +119,7 @@ def _find_units(question: str, hints: Hints, registry: UnitRegistry) -> None:
             found = registry.find(" ".join(typed[start:end]), kind, province, district)
             if found:
                 hints.units.extend(p for p in found if p not in hints.units)
-                hints.unit_names.append(f"{kind} {found[0].old.name}")
+                hints.unit_names.append(" ".join(typed[i:end]))
                 i = end
                 break
         else:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.pipeline import IngestedFile
-from ingest.records import Document
+from ingest.records import Chunk, Document
 from ingest.units import (
     CrossCheck,
     ListedUnit,
@@ -61,6 +61,19 @@ class Index:
 
     def documents(self) -> list[Document]:
         return [f.document for f in self.files.values()]
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        return ordered_chunks(self.files)
+
+    @property
+    def has_search(self) -> bool:
+        return bool(self.manifest.get("embedding"))
+
+
+def ordered_chunks(files: dict[str, IngestedFile]) -> list[Chunk]:
+    """All chunks, in the order the search structures number them."""
+    return [c for doc_id in sorted(files) for c in files[doc_id].chunks]
 
 
 def build_registry(files: dict[str, IngestedFile]) -> Registry:

@@ -133,9 +133,16 @@ def _date_vi(date: str) -> str:
     return ""
 
 
+_LABEL = re.compile(r"^\s*(?:[IVXLC]+|\d+|[a-zđ])\s*[.\-–)]\s*")
+
+
 def _find_heading(doc: Document, section: Section) -> int:
-    words = section.heading.rstrip("…").split()
-    return doc.text.find(" ".join(words[:6])) if words else -1
+    """Start of the line holding the section's heading ("I - MỤC ĐÍCH" for "I. MỤC ĐÍCH")."""
+    words = _LABEL.sub("", section.heading.rstrip("…")).split()
+    if not words:
+        return -1
+    pos = doc.text.find(" ".join(words[:4]))
+    return doc.text.rfind("\n", 0, pos) + 1 if pos >= 0 else -1
 
 
 def _preamble(doc: Document) -> str:

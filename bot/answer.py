@@ -1,0 +1,26 @@
+"""The Answer every channel receives (see DESIGN.md, Answers)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Citation(BaseModel):
+    n: int
+    doc: str = Field(description="tệp nguồn, ví dụ 1656_NQ-UBTVQH15.md")
+    title: str
+    number: str
+    date: str
+    issuer: str
+    section: str = Field(description="điều, khoản, mục của đoạn trích")
+    text: str = Field(description="đoạn trích nguyên văn")
+    score: float
+
+
+class Answer(BaseModel):
+    question: str
+    answer: str
+    refused: bool = False
+    mode: str = "general"
+    citations: list[Citation] = Field(default_factory=list)
+    latency_ms: float = 0.0

@@ -1,0 +1,97 @@
+"""Runs behind `sapxep eval` and `sapxep bench`: the product and the baselines on the same
+questions, and a latency/throughput measurement."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.baselines import NaiveLangChain, PlainBM25
+from bot.engine import Engine
+from bot.evaluation import Passage, SystemRun, load_items, percentile, run_retrieval
+from bot.responder import Responder
+
+PRODUCT = "sapxep (lai ghép)"
+PLAIN_BM25 = "BM25 thường"
+NAIVE = "LangChain đơn giản"
+VARIANTS = ("diacritics", "no_diacritics", "abbrev", "colloquial")
+
+
+@dataclass
+class FileRuns:
+    path: Path
+    items: list[dict[str, Any]]
+    runs: list[SystemRun]
+
+
+def product_search(responder: Responder, k: int = 10) -> Callable[[str], list[Passage]]:
+    def search(question: str) -> list[Passage]:
+        answer = responder.ask(question)
+        return [Passage(c.doc, c.text) for c in answer.citations[:k]]
+
+    return search
+
+
+def evaluate(
+    engine: Engine,
+    paths: list[Path],
+    baselines: bool = True,
+    on_step: Callable[[str], None] | None = None,
+) -> list[FileRuns]:
+    loaded = engine.load()
+    responder = Responder(engine, k=10)
+    systems: list[tuple[str, Callable[[str], Any]]] = [(PRODUCT, product_search(responder))]
+    if baselines:
+        if on_step:
+            on_step("Dựng các hệ so sánh (BM25 thường, LangChain đơn giản)…")
+        systems.append((PLAIN_BM25, PlainBM25(loaded.index.chunks)))
+        systems.append((NAIVE, NaiveLangChain(loaded.index.documents(), engine.embedder)))
+    out = []
+    for path in paths:
+        items = load_items(path)
+        runs = []
+        for name, search in systems:
+            if on_step:
+                on_step(f"{path.name}: {name}")
+            runs.append(run_retrieval(name, items, search))
+        out.append(FileRuns(path, items, runs))
+    return out
+
+
+@dataclass
+class Throughput:
+    questions: int
+    seconds: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+    @property
+    def per_second(self) -> float:
+        return self.questions / self.seconds if self.seconds else 0.0
+
+
+def throughput(engine: Engine, questions: list[str], rounds: int = 3) -> Throughput:
+    """End-to-end `Responder.ask` in one thread, after a warm-up pass."""
+    responder = Responder(engine)
+    for q in questions[:10]:
+        responder.ask(q)
+    latencies: list[float] = []
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for q in questions:
+            t = time.perf_counter()
+            responder.ask(q)
+            latencies.append((time.perf_counter() - t) * 1000)
+    seconds = time.perf_counter() - started
+    latencies.sort()
+    return Throughput(
+        questions=len(latencies),
+        seconds=seconds,
+        p50_ms=percentile(latencies, 50),
+        p95_ms=percentile(latencies, 95),
+        p99_ms=percentile(latencies, 99),
+    )
