@@ -1,0 +1,23 @@
+"""User-facing Vietnamese templates (templates.toml) and the LLM prompts (llm_*.txt)."""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cache
+from importlib import resources
+
+
+@cache
+def _templates() -> dict[str, dict[str, str]]:
+    return tomllib.loads(resources.files(__package__).joinpath("templates.toml").read_text("utf-8"))
+
+
+def template(key: str, **values: object) -> str:
+    """`template("unit.whole", old=…, new=…)` -> the filled Vietnamese sentence."""
+    group, name = key.split(".", 1)
+    return _templates()[group][name].format(**values)
+
+
+def text(name: str) -> str:
+    """A prompt file of this package, e.g. `text("llm_system.txt")`."""
+    return resources.files(__package__).joinpath(name).read_text("utf-8")
