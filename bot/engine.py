@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from bot.config import Settings
+from bot.llm import LLMComposer, LLMSettings
 from index.embeddings import SentenceEmbeddings, resolve_model
 from index.query import Catalog
 from index.registry import UnitRegistry
@@ -34,6 +35,14 @@ class Engine:
     def embedder(self) -> SentenceEmbeddings:
         path, e5 = resolve_model(self.settings.embedding_model, self.settings.data_dir)
         return SentenceEmbeddings(path, e5_prefixes=e5)
+
+    @cached_property
+    def llm(self) -> LLMComposer | None:
+        """The optional LLM composer; unset SAPXEP_LLM_BASE_URL means extractive answers only."""
+        s = self.settings
+        if not s.llm_base_url:
+            return None
+        return LLMComposer(LLMSettings(base_url=s.llm_base_url, model=s.llm_model, api_key=s.llm_api_key))
 
     def load(self) -> Loaded:
         """The current index and its retriever; raises `IndexUnavailable` with advice."""

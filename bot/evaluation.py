@@ -146,3 +146,50 @@ def run_retrieval(name: str, items: list[dict[str, Any]], search: Search, k: int
 
 def misses(run: SystemRun, k: int = 5) -> list[ItemResult]:
     return [r for r in run.results if r.recall5 < 1.0 or (k == 1 and r.recall1 < 1.0)]
+
+
+# --- answers ----------------------------------------------------------------------------------
+
+
+@dataclass
+class AnswerResult:
+    item: dict[str, Any]
+    answer: str
+    refused: bool
+    mode: str
+    coverage: float  # share of must_include found in the answer (folded)
+    latency_ms: float
+
+
+def score_answer(item: dict[str, Any], answer: str, refused: bool, mode: str, ms: float):
+    must = item.get("must_include") or []
+    text = " ".join(_words(answer))
+    found = sum(" ".join(_words(m)) in text for m in must)
+    coverage = found / len(must) if must else 1.0
+    return AnswerResult(item, answer, refused, mode, 0.0 if refused else coverage, ms)
+
+
+@dataclass
+class AnswerSummary:
+    answerable: int
+    unanswerable: int
+    coverage: float  # mean must_include coverage on answerable items
+    declined: float  # share of unanswerable items declined
+    false_refusals: float  # share of answerable items declined
+    p50_ms: float
+    p95_ms: float
+
+    @classmethod
+    def of(cls, results: list[AnswerResult]) -> AnswerSummary:
+        yes = [r for r in results if r.item.get("answerable", True)]
+        no = [r for r in results if not r.item.get("answerable", True)]
+        lat = sorted(r.latency_ms for r in results)
+        return cls(
+            answerable=len(yes),
+            unanswerable=len(no),
+            coverage=statistics.fmean(r.coverage for r in yes) if yes else 0.0,
+            declined=sum(r.refused for r in no) / len(no) if no else 0.0,
+            false_refusals=sum(r.refused for r in yes) / len(yes) if yes else 0.0,
+            p50_ms=percentile(lat, 50),
+            p95_ms=percentile(lat, 95),
+        )

@@ -1,45 +1,175 @@
-"""Question in, Answer out: the one responder behind every channel."""
+"""Question in, Answer out: the one responder behind every channel.
+
+normalise → route → (registries | retrieval) → compose → cite, or decline.
+"""
 
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
+from dataclasses import dataclass
 
-from bot.answer import Answer, Citation
-from bot.engine import Engine
-from index.retriever import Filters, Hit
-from index.store import Index
+from bot.answer import Answer
+from bot.compose import (
+    Sources,
+    agency_score,
+    compose_duties,
+    compose_facts,
+    compose_sentences,
+    compose_units,
+    score_sentences,
+)
+from bot.engine import Engine, Loaded
+from bot.llm import LLMComposer
+from bot.router import Mode, asked_facts, is_injection, is_off_topic, looks_like_unit_question, route
+from index.query import Hints, analyze
+from index.retriever import Filters, Retrieval
+from ingest.text import fold, match_form, normalize
+from prompts import template
 
 
-def citation(n: int, hit: Hit, index: Index) -> Citation:
-    doc = index.files[hit.chunk.doc_id].document
-    return Citation(
-        n=n,
-        doc=doc.doc_id,
-        title=doc.title,
-        number=doc.number,
-        date=doc.date,
-        issuer=doc.issuer,
-        section=hit.chunk.section,
-        text=hit.chunk.text,
-        score=hit.score,
-    )
+MAX_QUESTION_CHARS = 1000
+# Below this share of the question's words in the best sentence, the passages do not answer
+# it (calibrated on the dev sets with `sapxep eval`).
+SUPPORT_THRESHOLD = 0.48
+FOLLOW_UP_WORDS = 8
+CONVERSATIONS = 10_000
+
+
+@dataclass
+class Turn:
+    question: str
+    hints: Hints
+
+
+class Conversations:
+    """The last turn of each conversation, for follow-ups; bounded, oldest dropped first."""
+
+    def __init__(self, limit: int = CONVERSATIONS):
+        self.limit = limit
+        self._turns: OrderedDict[str, Turn] = OrderedDict()
+
+    def last(self, conversation: str) -> Turn | None:
+        return self._turns.get(conversation)
+
+    def remember(self, conversation: str, turn: Turn) -> None:
+        self._turns[conversation] = turn
+        self._turns.move_to_end(conversation)
+        while len(self._turns) > self.limit:
+            self._turns.popitem(last=False)
 
 
 class Responder:
-    def __init__(self, engine: Engine, k: int = 8):
+    def __init__(
+        self,
+        engine: Engine,
+        k: int = 8,
+        conversations: Conversations | None = None,
+        llm: LLMComposer | None = None,
+    ):
         self.engine = engine
         self.k = k
+        self.conversations = conversations or Conversations()
+        self.llm = llm if llm is not None else engine.llm
 
-    def ask(self, question: str, filters: Filters | None = None) -> Answer:
+    def ask(
+        self, question: str, conversation: str | None = None, filters: Filters | None = None
+    ) -> Answer:
         started = time.perf_counter()
+        answer = self._answer(normalize(question or ""), conversation, filters)
+        answer.latency_ms = round((time.perf_counter() - started) * 1000, 2)
+        return answer
+
+    def _answer(self, question: str, conversation: str | None, filters: Filters | None) -> Answer:
+        if not question:
+            return _refusal(question, "refusal.empty")
+        if len(question) > MAX_QUESTION_CHARS:
+            return _refusal(question, "refusal.too_long")
+        if is_injection(question):
+            return _refusal(question, "refusal.injection")
         loaded = self.engine.load()
-        retrieval = loaded.retriever.retrieve(question, self.k, filters)
-        citations = [citation(n, hit, loaded.index) for n, hit in enumerate(retrieval.hits, 1)]
+        effective, hints = self._in_context(question, conversation, loaded)
+        if is_off_topic(effective, hints):
+            return _refusal(question, "refusal.off_topic")
+        if conversation:
+            self.conversations.remember(conversation, Turn(effective, hints))
+        retrieval = loaded.retriever.retrieve(effective, self.k, filters)
+        own = [fold(loaded.index.files[d].document.number) for d in hints.doc_ids]
+        mode = route(effective, hints, [n for n in own if n])
+        sources = Sources(loaded.index)
+        text, refused = self._compose(mode, effective, hints, retrieval, loaded, sources)
+        for hit in retrieval.hits:
+            sources.cite(hit.chunk, hit.score)
+        if text and not refused and self.llm is not None and mode in ("general", "talking_points"):
+            # any failure or rule-breaking output gives None: the extractive answer stands
+            text = self.llm.compose(question, mode, sources.citations) or text
+        if not text:
+            text, refused = template("refusal.not_found"), True
         return Answer(
-            question=question,
-            answer=f"{citations[0].text} [1]" if citations else "",
-            refused=not citations,
-            mode="unit_lookup" if retrieval.hints.units else "general",
-            citations=citations,
-            latency_ms=round((time.perf_counter() - started) * 1000, 2),
-        )
+            question=question, answer=text, refused=refused, mode=mode,
+            citations=sources.citations,
+        )  # fmt: skip
+
+    def _in_context(self, question: str, conversation: str | None, loaded: Loaded):
+        """A short follow-up ("còn ở Cao Bằng thì sao?") is read with the previous question."""
+        hints = analyze(question, loaded.retriever.catalog, loaded.registry)
+        previous = self.conversations.last(conversation) if conversation else None
+        if previous is None or hints.units or len(question.split()) > FOLLOW_UP_WORDS:
+            return question, hints
+        if hints.doc_ids and not match_form(question).startswith(("con ", "the con", "vay con")):
+            return question, hints
+        merged = f"{previous.question} {question}"
+        return merged, analyze(merged, loaded.retriever.catalog, loaded.registry)
+
+    def _compose(
+        self,
+        mode: Mode,
+        question: str,
+        hints: Hints,
+        retrieval: Retrieval,
+        loaded: Loaded,
+        sources: Sources,
+    ) -> tuple[str, bool]:
+        if mode == "unit_lookup":
+            placements = _in_provinces(hints)
+            return compose_units(placements, loaded.retriever.clause_chunks, sources), False
+        if looks_like_unit_question(question) and not hints.doc_ids:
+            return template("refusal.unit_unknown", unit="đơn vị này"), True
+        if mode == "document_facts":
+            doc_id = hints.doc_ids[0]
+            chunks = loaded.index.files[doc_id].chunks
+            doc = loaded.index.files[doc_id].document
+            return compose_facts(doc, asked_facts(question), chunks, sources)
+        if mode == "duty_lookup":
+            duties = _duties(question, hints, loaded)
+            if duties:
+                return compose_duties(duties, loaded.index, sources), False
+        named = [a for a, docs in loaded.retriever.catalog.aliases.items() if set(docs) & set(hints.doc_ids)]
+        scored = score_sentences(question, retrieval.hits, loaded.retriever.idf, named)
+        if not scored or scored[0].score < SUPPORT_THRESHOLD:
+            return "", True
+        return compose_sentences(scored, loaded.index, sources, bullets=mode == "talking_points"), False
+
+
+def _refusal(question: str, key: str) -> Answer:
+    return Answer(question=question, answer=template(key), refused=True, mode="general")
+
+
+def _in_provinces(hints: Hints):
+    """With a province named (or known from the conversation), only its namesake."""
+    if hints.provinces:
+        chosen = [p for p in hints.units if p.change.province in hints.provinces]
+        if chosen:
+            return chosen
+    return hints.units
+
+
+def _duties(question: str, hints: Hints, loaded: Loaded):
+    files = [loaded.index.files[d] for d in hints.doc_ids] or [
+        f for f in loaded.index.files.values() if f.document.doc_type == "KẾ HOẠCH"
+    ]
+    scored = [(agency_score(d.agency, question), d) for f in files for d in f.duties]
+    best = max((s for s, _ in scored), default=0.0)
+    if best < 0.75:
+        return []
+    return [d for s, d in scored if s >= best - 1e-9][:3]

@@ -3,6 +3,8 @@ question names (a document, a province, an old commune or ward)."""
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -15,7 +17,7 @@ from index.query import Catalog, Hints, analyze
 from index.registry import UnitRegistry
 from index.search import Embedder, SearchIndex
 from ingest.records import Chunk
-from ingest.text import expand_abbreviations, fold, has_diacritics, normalize
+from ingest.text import expand_abbreviations, fold, has_diacritics, lexical_tokens, normalize
 
 Routing = Literal["restore", "lexical"]
 
@@ -80,6 +82,9 @@ class HybridRetriever:
         for i, c in enumerate(self.chunks):
             self._clauses.setdefault((c.doc_id, c.section), i)
         self._doc_of = np.array([c.doc_id for c in self.chunks])
+        # (doc_id, section) -> chunk: the clause an answer from the units registry cites
+        self.clause_chunks = {key: self.chunks[i] for key, i in self._clauses.items()}
+        self.idf = syllable_idf(self.chunks)
 
     def retrieve(self, question: str, k: int = 8, filters: Filters | None = None) -> Retrieval:
         hints = analyze(question, self.catalog, self.registry)
@@ -160,6 +165,15 @@ class HybridRetriever:
             if i is not None and i not in out and (allowed is None or allowed[i]):
                 out.append(i)
         return out
+
+
+def syllable_idf(chunks: list[Chunk]) -> dict[str, float]:
+    """How telling each folded syllable is: rare ones name the topic, common ones do not."""
+    df: Counter[str] = Counter()
+    for chunk in chunks:
+        df.update({t for t in lexical_tokens(chunk.text) if "_" not in t})
+    n = len(chunks)
+    return {t: math.log(1 + n / c) for t, c in df.items()}
 
 
 class LangChainRetriever(BaseRetriever):

@@ -280,6 +280,8 @@ def expand_abbreviations(text: str, *, chat: bool = False) -> str:
     `chat=True` also expands residents' shorthand ("ko", "sn", "p"), for questions.
     """
 
+    text = re.sub(r"(?i)(?<!\w)b/c(?!\w)", "báo cáo", text).replace("%", " phần trăm")
+
     def repl(m: re.Match[str]) -> str:
         token = m.group(1)
         if token in CAPITAL_ABBREVIATIONS:

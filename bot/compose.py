@@ -1,0 +1,304 @@
+"""The extractive composer: answers built only from quoted sentences and registry facts, every
+sentence with its [n], the connecting words from prompts/templates.toml."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from bot.answer import Citation
+from index.registry import Placement
+from index.retriever import Hit
+from index.store import Index
+from ingest.records import Chunk, Document, Duty
+from ingest.text import fold, lexical_tokens, match_form
+from prompts import template
+
+# Syllables that carry no topic: left out when a sentence is matched to a question.
+_STOP = set(
+    "la gi cua va cac nhung co khong the nao duoc trong theo ve cho thi de o mot nay do voi tu den "
+    "sao vay a ai bao nhieu hay chi ma lam nhu phai se da dang ra len khi neu vi tai ke hoach "
+    "minh toi ban gio con ho nhe oi u thuoc".split()
+)
+_NUMERIC = re.compile(r"\b(?:nam nao|khoa may|lan thu may)\b")
+_SENTENCE_END = re.compile(r"(?<=[.;!?])\s+(?=[A-ZĐÀ-Ỹ0-9\-–“\"(])")
+
+
+@dataclass
+class Sources:
+    """The numbered citations of one answer, each chunk once."""
+
+    index: Index
+    citations: list[Citation] = field(default_factory=list)
+    _numbers: dict[str, int] = field(default_factory=dict)
+
+    def cite(self, chunk: Chunk, score: float) -> int:
+        if chunk.chunk_id not in self._numbers:
+            doc = self.index.files[chunk.doc_id].document
+            n = len(self.citations) + 1
+            self._numbers[chunk.chunk_id] = n
+            self.citations.append(
+                Citation(
+                    n=n, doc=doc.doc_id, title=doc.title, number=doc.number, date=doc.date,
+                    issuer=doc.issuer, section=chunk.section, text=chunk.text,
+                    score=round(score, 6),
+                )
+            )  # fmt: skip
+        return self._numbers[chunk.chunk_id]
+
+
+def date_vi(date: str) -> str:
+    parts = date.split("-")
+    if len(parts) == 3:
+        return f"ngày {int(parts[2])}/{int(parts[1])}/{parts[0]}"
+    if len(parts) == 2:
+        return f"tháng {int(parts[1])}/{parts[0]}"
+    return ""
+
+
+def describe(doc: Document) -> str:
+    """"Kế hoạch số 02-KH/BTGDUK ngày 16/12/2024 của Ban Tuyên giáo …" """
+    kind = doc.doc_type.capitalize() if doc.doc_type else "Văn bản"
+    parts = [kind]
+    if doc.number:
+        parts.append(f"số {doc.number}")
+    if doc.date:
+        parts.append(date_vi(doc.date))
+    if doc.issuer:
+        place = f" ({doc.place})" if doc.place and fold(doc.place) not in fold(doc.issuer) else ""
+        parts.append(f"của {doc.issuer}{place}")
+    if not doc.number and doc.subject:
+        parts.append(f"về {_short(doc.subject, 90)}")
+    return " ".join(parts)
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def _unit(kind: str, name: str) -> str:
+    return f"{kind} {name}"
+
+
+# --- units ------------------------------------------------------------------------------------
+
+
+def compose_units(placements: list[Placement], chunk_of: dict, sources: Sources) -> str:
+    """Where each old unit went: every part of a split, every province of a namesake."""
+    by_old: dict[tuple[str, str, str], list[Placement]] = {}
+    for p in placements:
+        by_old.setdefault((p.change.province, p.old.kind, p.old.name), []).append(p)
+    lines: list[str] = []
+    if len(by_old) > 1:
+        first = next(iter(by_old))
+        lines.append(template("unit.intro_many", count=len(by_old), unit=_unit(first[1], first[2])))
+    for (province, kind, name), group in by_old.items():
+        lines.extend(_placement_lines(province, _unit(kind, name), group, chunk_of, sources))
+    return "\n".join(lines)
+
+
+def _placement_lines(
+    province: str, old: str, group: list[Placement], chunk_of: dict, sources: Sources
+) -> list[str]:
+    split = len(group) > 1
+    intro = template("unit.split_intro", old=old, province=province, count=len(group))
+    lines = [_capital(intro)] if split else []
+    for p in group:
+        n = sources.cite(chunk_of[(p.change.doc_id, p.change.section)], 1.0)
+        source = template("unit.source", number=p.change.number, section=p.change.section)
+        new = _unit(p.change.new_kind, p.change.new_name)
+        if p.change.unchanged:
+            sentence = template("unit.unchanged", old=old, province=province)
+        elif split:
+            sentence = template(f"unit.split_{p.old.share}", new=new)
+        else:
+            sentence = template(f"unit.{p.old.share}", old=old, province=province, new=new)
+            others = [_unit(o.kind, o.name) for o in p.change.olds if o is not p.old]
+            if others:
+                more = "…" if len(others) > 6 else ""
+                sentence += f", cùng với {', '.join(others[:6])}{more}"
+        lines.append(f"- {_capital(sentence)} ({source}) [{n}].")
+    return lines
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+# --- document facts ---------------------------------------------------------------------------
+
+
+def compose_facts(doc: Document, asked: list[str], chunks: list[Chunk], sources: Sources):
+    """(text, refused): the asked facts from the document's header and signature."""
+    head = next((c for c in chunks if c.section == "Phần mở đầu"), chunks[0] if chunks else None)
+    tail = next((c for c in chunks if c.section.startswith("Nơi nhận")), head)
+    name = describe(doc)
+    if "number" in asked and not doc.number:
+        n = sources.cite(head, 1.0) if head else 0
+        return template("refusal.field_missing", document=name, field="số hiệu") + f" [{n}]", True
+    if "date" in asked and not doc.date:
+        n = sources.cite(head, 1.0) if head else 0
+        return template("refusal.field_missing", document=name, field="ngày ban hành") + f" [{n}]", True
+    sentences = []
+    if head:
+        n = sources.cite(head, 1.0)
+        facts = [template("facts.number", document=doc.doc_type.capitalize(), number=doc.number)
+                 if doc.number else template("facts.no_number", document=doc.doc_type.capitalize())]
+        if doc.date:
+            facts.append(template("facts.date", date=date_vi(doc.date)))
+        if doc.issuer:
+            facts.append(template("facts.issuer", issuer=doc.issuer))
+        sentences.append(", ".join(facts) + f" [{n}].")
+    if doc.signer.name and tail:
+        n = sources.cite(tail, 1.0)
+        title = f", {doc.signer.title.capitalize()}" if doc.signer.title else ""
+        authority = f" ({doc.signer.authority.title()})" if doc.signer.authority else ""
+        signer = template("facts.signer", name=doc.signer.name, title=title + authority)
+        sentences.append(_capital(signer) + f" [{n}].")
+    if "bases" in asked and doc.bases and head:
+        n = sources.cite(head, 1.0)
+        bases = "; ".join(f"{b.kind} {b.number}" + (f" {date_vi(b.date)}" if b.date else "")
+                          for b in doc.bases)
+        sentences.append(template("facts.bases", bases=bases) + f" [{n}].")
+    return " ".join(_capital(s) for s in sentences), False
+
+
+# --- duties -----------------------------------------------------------------------------------
+
+
+def compose_duties(duties: list[Duty], index: Index, sources: Sources) -> str:
+    lines = []
+    for duty in duties:
+        doc = index.files[duty.doc_id].document
+        chunk = _chunk_holding(index.files[duty.doc_id].chunks, duty)
+        n = sources.cite(chunk, 1.0)
+        lines.append(template("duty.intro", document=describe(doc), agency=duty.agency))
+        lines.extend(f"- {_sentence(task)} [{n}]" for task in duty.tasks[:6])
+    return "\n".join(lines)
+
+
+def _sentence(text: str) -> str:
+    text = _capital(text.strip().rstrip(";,"))
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
+
+
+def _chunk_holding(chunks: list[Chunk], duty: Duty) -> Chunk:
+    probe = fold(duty.tasks[0][:50]) if duty.tasks else ""
+    for chunk in chunks:
+        if chunk.section == duty.section and probe in fold(chunk.text):
+            return chunk
+    for chunk in chunks:
+        if probe and probe in fold(chunk.text):
+            return chunk
+    return next((c for c in chunks if duty.section.startswith(c.section)), chunks[0])
+
+
+def agency_score(agency: str, question: str) -> float:
+    """Share of the agency's own words that the question uses."""
+    words = {w for w in lexical_tokens(agency) if "_" not in w} - _STOP - {"quan", "huyen", "cac"}
+    asked = set(lexical_tokens(question, chat=True))
+    return len(words & asked) / len(words) if words else 0.0
+
+
+# --- sentences from retrieved passages --------------------------------------------------------
+
+
+@dataclass
+class Scored:
+    score: float
+    sentence: str
+    hit: Hit
+    rank: int
+
+
+def split_sentences(chunk: Chunk) -> list[str]:
+    """Sentences of a passage; its heading line is context, not an answer."""
+    out = []
+    for line in chunk.text.splitlines():
+        line = line.strip().lstrip("-–+• ").strip()
+        if len(line) < 20 or _is_heading(line, chunk):
+            continue
+        out.extend(s.strip() for s in _SENTENCE_END.split(line) if len(s.strip()) >= 20)
+    return out
+
+
+def _is_heading(line: str, chunk: Chunk) -> bool:
+    if line.isupper() and len(line) < 120:
+        return True
+    bare = re.sub(r"^(?:[IVXLC]+|\d+)\s*[.\-–]\s*", "", line)
+    return any(bare and bare in h for h in chunk.heading_path) and not bare.endswith((".", ";"))
+
+
+_DATE_ASKED = re.compile(r"\b(?:ngay nao|khi nao|thoi gian nao|bao gio|bao lau)\b")
+_COUNT_ASKED = re.compile(r"\bbao nhieu ([a-z]+(?: [a-z]+)?)")
+
+
+def _numeric_need(question: str) -> re.Pattern[str] | None:
+    """What a sentence must hold to answer "bao nhiêu X", "ngày nào", "khóa mấy"."""
+    q = match_form(question, chat=True)
+    count = _COUNT_ASKED.search(q)
+    if count:
+        noun = re.escape(count.group(1).split()[0])
+        return re.compile(rf"\b(?:\d+|mot|hai|ba|bon|nam|sau|bay|tam|chin|muoi) {noun}")
+    if _DATE_ASKED.search(q):
+        return re.compile(r"\d{1,2}/\d{1,2}|ngay \d|thang \d|nam \d{4}|thuong xuyen")
+    if _NUMERIC.search(q):
+        return re.compile(r"\d|\b[ivxlc]{2,}\b")
+    return None
+
+
+def _weight(tokens: set[str], idf: dict[str, float]) -> float:
+    return sum(idf.get(t, 3.0) for t in tokens)
+
+
+def score_sentences(
+    question: str, hits: list[Hit], idf: dict[str, float], named: list[str]
+) -> list[Scored]:
+    """Share of the question's telling words (IDF-weighted) in each sentence; the words that
+    only name the document (its place, its issuer) choose the document, not the sentence, and
+    the section's heading lends its words to its sentences at half weight."""
+    naming = {t for alias in named for t in alias.split()}
+    asked = {
+        t for t in lexical_tokens(question, chat=True) if "_" not in t and t not in _STOP
+    } - naming
+    if not asked:
+        return []
+    total = _weight(asked, idf)
+    needs = _numeric_need(question)
+    scored = []
+    for rank, hit in enumerate(hits):
+        heading = set(lexical_tokens(" ".join(hit.chunk.heading_path))) & asked
+        for sentence in split_sentences(hit.chunk):
+            if needs and not needs.search(match_form(sentence)):
+                continue
+            own = set(lexical_tokens(sentence)) & asked
+            score = (_weight(own, idf) + 0.5 * _weight(heading - own, idf)) / total
+            scored.append(Scored(score / (1 + 0.05 * rank), sentence, hit, rank))
+    return sorted(scored, key=lambda s: s.score, reverse=True)
+
+
+def compose_sentences(scored: list[Scored], index: Index, sources: Sources, bullets: bool) -> str:
+    best = scored[0].score
+    chosen: list[Scored] = []
+    taken: dict[str, int] = {}
+    limit = 5 if bullets else 3
+    for s in scored:
+        if s.score < (0.5 if bullets else 0.7) * best or len(chosen) >= limit:
+            break
+        # talking points come from every plan that has them, not five from the first
+        key = s.hit.chunk.doc_id if bullets else s.hit.chunk.chunk_id
+        if taken.get(key, 0) >= (2 if bullets else 3):
+            continue
+        taken[key] = taken.get(key, 0) + 1
+        chosen.append(s)
+    if not bullets:
+        chosen.sort(key=lambda s: (s.rank, s.hit.chunk.text.find(s.sentence)))
+    parts = [f"{_sentence(s.sentence)} [{sources.cite(s.hit.chunk, s.hit.score)}]" for s in chosen]
+    docs = [index.files[s.hit.chunk.doc_id].document for s in chosen]
+    if bullets:
+        lines = [template("points.intro")]
+        lines += [f"- {p} ({_short(describe(d), 80)})" for p, d in zip(parts, docs)]
+        return "\n".join(lines)
+    if len({d.doc_id for d in docs}) == 1:
+        return template("general.according", document=describe(docs[0])) + " " + " ".join(parts)
+    return " ".join(parts)
