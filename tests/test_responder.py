@@ -124,6 +124,6 @@ def test_the_llm_writes_general_answers_and_failures_fall_back(engine: Engine, f
     extractive = Responder(engine).ask(question)
     good = Responder(engine, llm=LLMComposer(LLMSettings(fake_llm, "good"))).ask(question)
     assert good.answer != extractive.answer and "[1]" in good.answer
-    for model in ("error500", "bad-citation", "uncited"):
+    for model in ("error500", "uncited", "empty", "leak"):
         broken = Responder(engine, llm=LLMComposer(LLMSettings(fake_llm, model))).ask(question)
         assert broken.answer == extractive.answer
