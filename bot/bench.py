@@ -11,12 +11,21 @@ from typing import Any
 
 from bot.baselines import NaiveLangChain, PlainBM25
 from bot.engine import Engine
-from bot.evaluation import Passage, SystemRun, load_items, percentile, run_retrieval
+from bot.evaluation import (
+    AnswerResult,
+    Passage,
+    SystemRun,
+    load_items,
+    percentile,
+    run_retrieval,
+    score_answer,
+    score_item,
+)
 from bot.responder import Responder
 
-PRODUCT = "sapxep (lai ghép)"
-PLAIN_BM25 = "BM25 thường"
-NAIVE = "LangChain đơn giản"
+PRODUCT = "sapxep"
+PLAIN_BM25 = "bm25-thường"
+NAIVE = "langchain-đơn-giản"
 VARIANTS = ("diacritics", "no_diacritics", "abbrev", "colloquial")
 
 
@@ -25,14 +34,25 @@ class FileRuns:
     path: Path
     items: list[dict[str, Any]]
     runs: list[SystemRun]
+    answers: list[AnswerResult]
 
 
-def product_search(responder: Responder, k: int = 10) -> Callable[[str], list[Passage]]:
-    def search(question: str) -> list[Passage]:
-        answer = responder.ask(question)
-        return [Passage(c.doc, c.text) for c in answer.citations[:k]]
-
-    return search
+def run_product(items: list[dict[str, Any]], responder: Responder) -> tuple[SystemRun, list]:
+    """Each question asked once: its citations score retrieval, its text the answer."""
+    run = SystemRun(PRODUCT)
+    answers = []
+    asked = [i for i in items if "question" in i]
+    if asked:
+        responder.ask(asked[0]["question"])  # warm-up
+    for item in asked:
+        started = time.perf_counter()
+        answer = responder.ask(item["question"])
+        ms = (time.perf_counter() - started) * 1000
+        answers.append(score_answer(item, answer.answer, answer.refused, answer.mode, ms))
+        if item.get("answerable", True) and item.get("gold"):
+            passages = [Passage(c.doc, c.text) for c in answer.citations[:10]]
+            run.results.append(score_item(item, passages, ms))
+    return run, answers
 
 
 def evaluate(
@@ -43,7 +63,7 @@ def evaluate(
 ) -> list[FileRuns]:
     loaded = engine.load()
     responder = Responder(engine, k=10)
-    systems: list[tuple[str, Callable[[str], Any]]] = [(PRODUCT, product_search(responder))]
+    systems: list[tuple[str, Callable[[str], Any]]] = []
     if baselines:
         if on_step:
             on_step("Dựng các hệ so sánh (BM25 thường, LangChain đơn giản)…")
@@ -52,12 +72,15 @@ def evaluate(
     out = []
     for path in paths:
         items = load_items(path)
-        runs = []
+        if on_step:
+            on_step(f"{path.name}: {PRODUCT}")
+        product, answers = run_product(items, responder)
+        runs = [product]
         for name, search in systems:
             if on_step:
                 on_step(f"{path.name}: {name}")
             runs.append(run_retrieval(name, items, search))
-        out.append(FileRuns(path, items, runs))
+        out.append(FileRuns(path, items, runs, answers))
     return out
 
 

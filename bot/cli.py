@@ -16,7 +16,7 @@ from bot.config import load_settings
 from bot.answer import Answer
 from bot.bench import VARIANTS, FileRuns, evaluate, throughput
 from bot.engine import Engine
-from bot.evaluation import SystemRun, load_items
+from bot.evaluation import AnswerSummary, SystemRun, load_items
 from bot.responder import Responder
 from index.build import IngestReport, update_index
 from index.embeddings import EmbeddingModelError
@@ -226,6 +226,7 @@ def eval_command(files: tuple[Path, ...], no_baselines: bool, misses: bool) -> N
     except ValueError as exc:
         _fail(str(exc))
     console.print(_eval_table(results))
+    console.print(_answer_table(results))
     if misses:
         for file_runs in results:
             for r in file_runs.runs[0].results:
@@ -261,6 +262,27 @@ def _eval_table(results: list[FileRuns]) -> Table:
     return table
 
 
+def _answer_table(results: list[FileRuns]) -> Table:
+    answers = [a for r in results for a in r.answers]
+    table = Table(title="Câu trả lời: độ phủ must_include, từ chối đúng, từ chối nhầm, độ trễ (ms)")
+    for column in ("Nhóm", "Có đáp án", "Không có", "Độ phủ", "Từ chối đúng", "Từ chối nhầm",
+                   "p50", "p95"):
+        table.add_column(column, justify="left" if column == "Nhóm" else "right")
+    groups: list[tuple[str, list]] = [("tất cả", answers)]
+    groups += [(f"chế độ {m}", [a for a in answers if a.mode == m])
+               for m in sorted({a.mode for a in answers})]
+    groups += [(f"biến thể {v}", [a for a in answers if a.item.get("variant") == v])
+               for v in VARIANTS]
+    for name, group in groups:
+        if not group:
+            continue
+        s = AnswerSummary.of(group)
+        table.add_row(name, str(s.answerable), str(s.unanswerable), f"{s.coverage:.3f}",
+                      f"{s.declined:.3f}" if s.unanswerable else "—",
+                      f"{s.false_refusals:.3f}", f"{s.p50_ms:.1f}", f"{s.p95_ms:.1f}")
+    return table
+
+
 @main.command(help="Đo chất lượng (tập dev) và tốc độ trả lời; in một bảng.")
 @click.option("--eval-dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("../shared/eval"), show_default=True)
@@ -271,6 +293,7 @@ def bench(eval_dir: Path) -> None:
     engine = _engine()
     results = evaluate(engine, files, on_step=lambda m: err.print(f"[dim]{m}[/dim]"))
     console.print(_eval_table(results))
+    console.print(_answer_table(results))
     questions = [i["question"] for r in results for i in r.items if "question" in i]
     t = throughput(engine, questions)
     table = Table(title="Tốc độ trả lời (một luồng, sau khởi động)")

@@ -44,10 +44,7 @@ _DUTY = re.compile(
     r"\b(?:nhiem vu|lam gi|lam nhung gi|duoc giao|giao (?:viec|cho)|chu tri|phoi hop|trach nhiem"
     r"|phu trach|phai lam|viec gi)\b"
 )
-_POINTS = re.compile(
-    r"\b(?:luan diem|thong diep|vi sao|tai sao|sao phai|y nghia|li do|ly do|noi dung tuyen truyen"
-    r"|tuyen truyen ve)\b"
-)
+_POINTS = re.compile(r"\b(?:luan diem|thong diep|vi sao|tai sao|sao phai|y nghia|li do|ly do)\b")
 
 
 def is_injection(question: str) -> bool:

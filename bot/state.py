@@ -1,0 +1,374 @@
+"""Persistent state in one SQLite file: webhook de-duplication, rate limits, conversations,
+the question log and feedback for officials' analytics, and the Zalo token store.
+
+One `StateStore` per process (open it after forking). Inside a process one connection is shared
+by all threads behind a lock; across processes SQLite's own locking (WAL, `busy_timeout`) keeps
+writes serialised. Raw user ids never reach the file: callers pass `hash_user` results, and
+conversation keys (which usually embed a chat id) are hashed here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.text import fold, syllables
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 10_000
+DAY_S = 86_400.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS deliveries (
+    channel TEXT NOT NULL,
+    update_id TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (channel, update_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS deliveries_at ON deliveries (at);
+CREATE TABLE IF NOT EXISTS rate_hits (user_hash TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS rate_hits_user_at ON rate_hits (user_hash, at);
+CREATE INDEX IF NOT EXISTS rate_hits_at ON rate_hits (at);
+CREATE TABLE IF NOT EXISTS turns (
+    conversation TEXT PRIMARY KEY,
+    question TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS turns_at ON turns (at);
+CREATE TABLE IF NOT EXISTS questions (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    channel TEXT NOT NULL,
+    user_hash TEXT NOT NULL,
+    question TEXT NOT NULL,
+    folded TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    refused INTEGER NOT NULL,
+    latency_ms REAL NOT NULL,
+    answer_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS questions_at ON questions (at);
+CREATE INDEX IF NOT EXISTS questions_folded ON questions (folded);
+CREATE TABLE IF NOT EXISTS feedback (
+    answer_id TEXT NOT NULL,
+    user_hash TEXT NOT NULL,
+    helpful INTEGER NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (answer_id, user_hash)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS feedback_at ON feedback (at);
+CREATE TABLE IF NOT EXISTS tokens (
+    name TEXT PRIMARY KEY,
+    data TEXT NOT NULL,
+    at REAL NOT NULL
+);
+"""
+
+# Tables `prune` trims, each with its timestamp column `at`; tokens are never pruned.
+_PRUNED = ("deliveries", "rate_hits", "turns", "questions", "feedback")
+
+
+@dataclass(frozen=True)
+class TopQuestion:
+    """A group of questions that fold to the same text."""
+
+    folded: str
+    example: str  # the commonest original spelling in the group
+    count: int
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Usage over the last `days` days."""
+
+    days: int
+    total: int
+    refused: int
+    refused_share: float
+    unique_users: int
+    by_mode: dict[str, int] = field(default_factory=dict)
+    by_channel: dict[str, int] = field(default_factory=dict)
+    top_questions: list[TopQuestion] = field(default_factory=list)
+    top_declined: list[TopQuestion] = field(default_factory=list)
+    feedback_up: int = 0
+    feedback_down: int = 0
+
+
+def question_key(question: str) -> str:
+    """The grouping key of a question: folded syllables, so case, diacritics, spacing and
+    punctuation don't split a group."""
+    return " ".join(syllables(question)) or fold(question).strip()
+
+
+class StateStore:
+    """The SQLite-backed store; see the module docstring for the concurrency model."""
+
+    def __init__(
+        self, path: Path, *, salt: str, clock: Callable[[], float] = time.time
+    ) -> None:
+        if not salt:
+            raise ValueError("a non-empty salt is required: unsalted ids are trivially reversed")
+        self.path = Path(path)
+        self._salt = salt
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # The file holds refresh tokens; SQLite gives -wal/-shm the same mode.
+        self.path.touch(mode=0o600, exist_ok=True)
+        self._db = sqlite3.connect(
+            self.path,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        # FULL: a rotated Zalo refresh token or an acknowledged update must survive power loss.
+        self._db.execute("PRAGMA synchronous = FULL")
+        self._migrate()
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction. IMMEDIATE takes the write lock up front, so a concurrent
+        writer waits on `busy_timeout` instead of failing on a read-to-write upgrade."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for multi-statement reads."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                yield self._db
+            finally:
+                self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._write() as db:
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                db.execute(statement)
+            row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            if row[0] is None:
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            elif row[0] > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{self.path} has schema version {row[0]}, newer than {SCHEMA_VERSION}"
+                )
+
+    def _hash(self, *parts: str) -> str:
+        return hashlib.sha256((self._salt + ":".join(parts)).encode("utf-8")).hexdigest()
+
+    def _now(self, now: float | None = None) -> float:
+        return self._clock() if now is None else now
+
+    # --- identities and webhooks ----------------------------------------------------------------
+
+    def hash_user(self, channel: str, user_id: str) -> str:
+        """sha256(salt + channel + ":" + user_id), hex: the only form a user id is stored in."""
+        return self._hash(channel, user_id)
+
+    def first_delivery(self, channel: str, update_id: str) -> bool:
+        """True the first time (channel, update_id) is seen, in any process; False after."""
+        with self._write() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO deliveries (channel, update_id, at) VALUES (?, ?, ?)",
+                (channel, str(update_id), self._now()),
+            )
+            return cur.rowcount == 1
+
+    def allow(
+        self, user_hash: str, limit: int = 20, window_s: float = 60.0, now: float | None = None
+    ) -> bool:
+        """Sliding-window rate limit: True (and the hit recorded) while the user has fewer than
+        `limit` hits in the last `window_s` seconds. Refused attempts are not recorded, so a
+        user who keeps trying is let back in once the window has passed."""
+        now = self._now(now)
+        with self._write() as db:
+            db.execute(
+                "DELETE FROM rate_hits WHERE user_hash = ? AND at <= ?",
+                (user_hash, now - window_s),
+            )
+            (hits,) = db.execute(
+                "SELECT COUNT(*) FROM rate_hits WHERE user_hash = ?", (user_hash,)
+            ).fetchone()
+            if hits >= limit:
+                return False
+            db.execute("INSERT INTO rate_hits (user_hash, at) VALUES (?, ?)", (user_hash, now))
+            return True
+
+    # --- conversations --------------------------------------------------------------------------
+
+    def last_turn(self, conversation: str) -> tuple[str, str] | None:
+        """(question, mode) of the conversation's last turn, or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT question, mode FROM turns WHERE conversation = ?",
+                (self._hash("conversation", conversation),),
+            ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def remember_turn(self, conversation: str, question: str, mode: str) -> None:
+        """Replace the conversation's last turn."""
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO turns (conversation, question, mode, at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (conversation) DO UPDATE SET "
+                "question = excluded.question, mode = excluded.mode, at = excluded.at",
+                (self._hash("conversation", conversation), question, mode, self._now()),
+            )
+
+    # --- analytics ------------------------------------------------------------------------------
+
+    def log_question(
+        self,
+        channel: str,
+        user_hash: str,
+        question: str,
+        mode: str,
+        refused: bool,
+        latency_ms: float,
+        answer_id: str,
+    ) -> None:
+        """Record one answered (or declined) question."""
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO questions (at, channel, user_hash, question, folded, mode, refused, "
+                "latency_ms, answer_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self._now(),
+                    channel,
+                    user_hash,
+                    question,
+                    question_key(question),
+                    mode,
+                    int(refused),
+                    float(latency_ms),
+                    answer_id,
+                ),
+            )
+
+    def feedback(self, answer_id: str, user_hash: str, helpful: bool) -> None:
+        """One vote per (answer_id, user_hash); a second vote replaces the first."""
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO feedback (answer_id, user_hash, helpful, at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (answer_id, user_hash) DO UPDATE SET "
+                "helpful = excluded.helpful, at = excluded.at",
+                (answer_id, user_hash, int(helpful), self._now()),
+            )
+
+    def stats(self, days: int = 30, top: int = 10) -> Stats:
+        """Usage over the last `days` days, in one consistent snapshot."""
+        since = self._now() - days * DAY_S
+        with self._read() as db:
+            total, refused, users = db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(refused), 0), COUNT(DISTINCT user_hash) "
+                "FROM questions WHERE at >= ?",
+                (since,),
+            ).fetchone()
+            up, down = db.execute(
+                "SELECT COALESCE(SUM(helpful), 0), COALESCE(SUM(1 - helpful), 0) "
+                "FROM feedback WHERE at >= ?",
+                (since,),
+            ).fetchone()
+            return Stats(
+                days=days,
+                total=total,
+                refused=refused,
+                refused_share=refused / total if total else 0.0,
+                unique_users=users,
+                by_mode=_counts(db, "mode", since),
+                by_channel=_counts(db, "channel", since),
+                top_questions=_top(db, since, top, declined_only=False),
+                top_declined=_top(db, since, top, declined_only=True),
+                feedback_up=up,
+                feedback_down=down,
+            )
+
+    # --- tokens ---------------------------------------------------------------------------------
+
+    def tokens(self, name: str) -> dict[str, str] | None:
+        """The token set saved under `name`, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT data FROM tokens WHERE name = ?", (name,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def save_tokens(self, name: str, tokens: dict[str, str]) -> None:
+        """Replace the whole token set in one transaction, so an access token and the refresh
+        token that came with it are never split."""
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in tokens.items()):
+            raise TypeError("tokens must map str to str")
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO tokens (name, data, at) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET data = excluded.data, at = excluded.at",
+                (name, json.dumps(tokens, ensure_ascii=False), self._now()),
+            )
+
+    # --- housekeeping ---------------------------------------------------------------------------
+
+    def prune(self, older_than_days: int) -> int:
+        """Delete rows older than `older_than_days` days (tokens excepted); the count deleted."""
+        cutoff = self._now() - older_than_days * DAY_S
+        with self._write() as db:
+            return sum(
+                db.execute(f"DELETE FROM {table} WHERE at < ?", (cutoff,)).rowcount
+                for table in _PRUNED
+            )
+
+    def close(self) -> None:
+        """Close the connection; the last one out checkpoints the WAL into the main file."""
+        with self._lock:
+            self._db.close()
+
+
+def _counts(db: sqlite3.Connection, column: str, since: float) -> dict[str, int]:
+    rows = db.execute(
+        f"SELECT {column}, COUNT(*) FROM questions WHERE at >= ? GROUP BY {column} "
+        "ORDER BY COUNT(*) DESC, 1",
+        (since,),
+    )
+    return dict(rows.fetchall())
+
+
+def _top(
+    db: sqlite3.Connection, since: float, top: int, *, declined_only: bool
+) -> list[TopQuestion]:
+    where = "at >= ? AND refused = 1" if declined_only else "at >= ?"
+    groups = db.execute(
+        f"SELECT folded, COUNT(*) FROM questions WHERE {where} "
+        "GROUP BY folded ORDER BY COUNT(*) DESC, folded LIMIT ?",
+        (since, top),
+    ).fetchall()
+    return [
+        TopQuestion(folded=folded, example=_example(db, where, since, folded), count=count)
+        for folded, count in groups
+    ]
+
+
+def _example(db: sqlite3.Connection, where: str, since: float, folded: str) -> str:
+    (question,) = db.execute(
+        f"SELECT question FROM questions WHERE {where} AND folded = ? "
+        "GROUP BY question ORDER BY COUNT(*) DESC, MAX(at) DESC LIMIT 1",
+        (since, folded),
+    ).fetchone()
+    return question
