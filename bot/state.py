@@ -131,26 +131,34 @@ class StateStore:
             check_same_thread=False,
         )
         self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        # FULL: a rotated Zalo refresh token or an acknowledged update must survive power loss.
-        self._db.execute("PRAGMA synchronous = FULL")
+        self._enable_wal()
+        # NORMAL never loses a commit when the process dies, only on power loss; FULL (an fsync
+        # per commit) is kept for the writes that cannot be redone, see `_write(durable=True)`.
+        self._db.execute("PRAGMA synchronous = NORMAL")
         self._migrate()
 
     # --- plumbing -----------------------------------------------------------------------------
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
         """One write transaction. IMMEDIATE takes the write lock up front, so a concurrent
-        writer waits on `busy_timeout` instead of failing on a read-to-write upgrade."""
+        writer waits on `busy_timeout` instead of failing on a read-to-write upgrade.
+        `durable` fsyncs the commit (and every commit before it) to survive power loss."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            if durable:
+                self._db.execute("PRAGMA synchronous = FULL")
             try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+            finally:
+                if durable:
+                    self._db.execute("PRAGMA synchronous = NORMAL")
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -161,6 +169,20 @@ class StateStore:
                 yield self._db
             finally:
                 self._db.execute("COMMIT")
+
+    def _enable_wal(self) -> None:
+        """Switch the file to WAL (a persistent setting). The switch needs an exclusive lock and
+        SQLite does not wait on `busy_timeout` for it, so processes opening a fresh file at the
+        same moment retry here until one of them has done it."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def _migrate(self) -> None:
         with self._write() as db:
@@ -317,7 +339,7 @@ class StateStore:
         token that came with it are never split."""
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in tokens.items()):
             raise TypeError("tokens must map str to str")
-        with self._write() as db:
+        with self._write(durable=True) as db:
             db.execute(
                 "INSERT INTO tokens (name, data, at) VALUES (?, ?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET data = excluded.data, at = excluded.at",

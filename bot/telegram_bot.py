@@ -1,0 +1,218 @@
+"""The Telegram channel: a thin python-telegram-bot adapter over any `Asker`.
+
+Webhook: build the application, `await app.initialize()` once, then hand each verified update
+to `handle_webhook_update`. Long polling: `build_application(...).run_polling()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatAction
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.answer import Answer
+from bot.formatting import TELEGRAM_LIMIT, split_message, telegram_messages
+
+logger = logging.getLogger(__name__)
+
+FeedbackHook = Callable[[str, int, bool], None]
+"""`on_feedback(answer_id, user_id, helpful)`, called on the event loop: keep it quick."""
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+
+WELCOME = (
+    "Xin chào! Tôi là trợ lý hỏi đáp về sắp xếp đơn vị hành chính năm 2025 và chính quyền "
+    "địa phương 2 cấp. Câu trả lời nào cũng kèm nguồn [n] từ các văn bản đã có.\n\n"
+    "Bạn có thể hỏi trực tiếp, ví dụ: «phường Thanh Xuân Bắc giờ là phường gì?», "
+    "hoặc dùng các lệnh:\n"
+    "/diachi <đơn vị cũ> — đơn vị cũ nay thuộc đơn vị nào\n"
+    "/nhiemvu <cơ quan> — nhiệm vụ của cơ quan, đơn vị\n"
+    "/luandiem <chủ đề> — luận điểm tuyên truyền\n"
+    "/nguon — các văn bản nguồn\n"
+    "/help — hướng dẫn này"
+)
+APOLOGY = "Xin lỗi, đã có lỗi khi xử lý yêu cầu của bạn. Bạn vui lòng thử lại sau ít phút."
+THANKS = "Cảm ơn góp ý!"
+NO_DOCUMENTS = "Chưa có văn bản nào được nạp."
+DOCUMENTS_HEADER = "Các văn bản nguồn:"
+FEEDBACK_PATTERN = r"^fb:[01]:[0-9a-f]+$"
+
+
+class Asker(Protocol):
+    """Question in, Answer out (the real one is `bot.responder.Responder`)."""
+
+    def ask(self, question: str, conversation: str | None = None) -> Answer: ...
+
+
+@dataclass(frozen=True)
+class ModeCommand:
+    """A command that turns its argument into a question of one mode."""
+
+    name: str
+    question: str
+    usage: str
+
+
+MODE_COMMANDS = (
+    ModeCommand(
+        "diachi",
+        "{} sau sắp xếp thuộc đơn vị nào",
+        "Cách dùng: /diachi <đơn vị cũ>, ví dụ: /diachi phường Thanh Xuân Bắc",
+    ),
+    ModeCommand(
+        "nhiemvu",
+        "{} có nhiệm vụ gì",
+        "Cách dùng: /nhiemvu <cơ quan>, ví dụ: /nhiemvu Phòng Nội vụ quận Thanh Xuân",
+    ),
+    ModeCommand(
+        "luandiem",
+        "luận điểm tuyên truyền về {}",
+        "Cách dùng: /luandiem <chủ đề>, ví dụ: /luandiem chính quyền địa phương 2 cấp",
+    ),
+)
+
+
+def answer_id(question: str) -> str:
+    """A short id for one answer, carried by its feedback buttons."""
+    return hashlib.sha1(f"{question}\0{time.time_ns()}".encode()).hexdigest()[:12]
+
+
+def feedback_keyboard(answer: str) -> InlineKeyboardMarkup:
+    """👍/👎 buttons whose callback data is `fb:<1|0>:<answer id>`."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("👍", callback_data=f"fb:1:{answer}"),
+                InlineKeyboardButton("👎", callback_data=f"fb:0:{answer}"),
+            ]
+        ]
+    )
+
+
+def _message(update: Update) -> Message:
+    """The message a handler answers (its filters guarantee there is one)."""
+    if update.effective_message is None:
+        raise ValueError(f"update {update.update_id} carries no message")
+    return update.effective_message
+
+
+@dataclass
+class TelegramChannel:
+    """The handlers, bound to the services they use."""
+
+    asker: Asker
+    documents: Callable[[], list[str]] | None = None
+    on_feedback: FeedbackHook | None = None
+
+    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/start, /help and unknown commands: what the assistant does and its commands."""
+        await _message(update).reply_text(WELCOME)
+
+    async def question(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Plain text: the message is the question."""
+        message = _message(update)
+        await self._reply(message, message.text or "")
+
+    def mode(self, command: ModeCommand) -> Handler:
+        """The handler of a mode command: its argument makes the question, else a usage hint."""
+
+        async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            subject = " ".join(context.args or [])
+            if not subject:
+                await _message(update).reply_text(command.usage)
+                return
+            await self._reply(_message(update), command.question.format(subject))
+
+        return handle
+
+    async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/nguon: the documents the answers come from."""
+        names = await asyncio.to_thread(self.documents) if self.documents else []
+        text = "\n".join([DOCUMENTS_HEADER, *(f"• {n}" for n in names)]) if names else NO_DOCUMENTS
+        for piece in split_message(text, TELEGRAM_LIMIT):
+            await _message(update).reply_text(piece)
+
+    async def feedback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A 👍/👎 press: acknowledge it, then pass it to the hook."""
+        query = update.callback_query
+        if query is None or query.data is None:  # excluded by the handler's pattern
+            return
+        _, helpful, answer = query.data.split(":", 2)
+        await query.answer(THANKS)
+        if self.on_feedback:
+            self.on_feedback(answer, query.from_user.id, helpful == "1")
+
+    async def _reply(self, message: Message, question: str) -> None:
+        """Ask the responder off the event loop; send the answer in pieces, buttons on the last."""
+        await message.reply_chat_action(ChatAction.TYPING)
+        answer = await asyncio.to_thread(self.asker.ask, question, f"tg:{message.chat_id}")
+        key = answer_id(question)
+        logger.info("answer %s: mode=%s refused=%s", key, answer.mode, answer.refused)
+        pieces = telegram_messages(answer)
+        for number, piece in enumerate(pieces, 1):
+            markup = feedback_keyboard(key) if number == len(pieces) else None
+            await message.reply_html(piece, reply_markup=markup)
+
+
+async def apologize(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Error handler: log the exception and tell the user politely; never raise."""
+    logger.error("Telegram handler failed", exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    try:
+        await context.bot.send_message(update.effective_chat.id, APOLOGY)
+    except TelegramError:
+        logger.exception("could not send the apology")
+
+
+def build_application(
+    token: str,
+    asker: Asker,
+    *,
+    base_url: str | None = None,
+    documents: Callable[[], list[str]] | None = None,
+    on_feedback: FeedbackHook | None = None,
+) -> Application:
+    """The bot, for webhooks (`handle_webhook_update`) and long polling (`run_polling`).
+
+    `base_url` is the Bot API URL the token is appended to (default Telegram's,
+    https://api.telegram.org/bot). Updates are handled concurrently, since answers are slow.
+    """
+    builder = ApplicationBuilder().token(token).concurrent_updates(True)
+    if base_url:
+        builder = builder.base_url(base_url)
+    application = builder.build()
+    channel = TelegramChannel(asker, documents, on_feedback)
+    application.add_handlers(
+        [
+            CommandHandler(["start", "help"], channel.help),
+            *(CommandHandler(c.name, channel.mode(c)) for c in MODE_COMMANDS),
+            CommandHandler("nguon", channel.sources),
+            MessageHandler(filters.TEXT & ~filters.COMMAND, channel.question),
+            MessageHandler(filters.COMMAND, channel.help),
+            CallbackQueryHandler(channel.feedback, pattern=FEEDBACK_PATTERN),
+        ]
+    )
+    application.add_error_handler(apologize)
+    return application
+
+
+async def handle_webhook_update(app: Application, payload: dict[str, Any]) -> None:
+    """Process one update received by the webhook; `app` must be initialized."""
+    await app.process_update(Update.de_json(payload, app.bot))
