@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, HTTPException
-from fastapi.responses import RedirectResponse
-from pydantic import BaseModel
+from pathlib import Path
 
+from fastapi import FastAPI, HTTPException
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from bot.answer import Answer
 from bot.config import Settings, load_settings
-from index.store import IndexStore, IndexUnavailable, LiveIndex
+from bot.engine import Engine
+from bot.responder import Responder
+from index.embeddings import EmbeddingModelError
+from index.retriever import Filters
+from index.search import EmbeddingMismatch
+from index.store import IndexUnavailable
+
+STATIC = Path(__file__).parent / "static"
+
+
+class AskRequest(BaseModel):
+    question: str = Field(max_length=4000, description="câu hỏi tiếng Việt, có dấu hoặc không")
+    conversation: str | None = Field(None, max_length=200, description="mã hội thoại cho câu hỏi tiếp nối")
+    documents: list[str] = Field(default_factory=list, description="chỉ tìm trong các tệp này")
+    provinces: list[str] = Field(default_factory=list, description="chỉ tìm trong các tỉnh này")
+    types: list[str] = Field(default_factory=list, description="loại văn bản: KẾ HOẠCH, NGHỊ QUYẾT…")
 
 
 class DocumentInfo(BaseModel):
@@ -24,15 +43,27 @@ class DocumentInfo(BaseModel):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
-    live = LiveIndex(IndexStore(settings.index_dir))
+    engine = Engine(settings)
+    live = engine.live
+    responder = Responder(engine)
     app = FastAPI(
         title="Trợ lý sắp xếp đơn vị hành chính",
         description="Hỏi đáp có trích dẫn về sắp xếp đơn vị hành chính năm 2025.",
     )
 
     @app.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    def home() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.post("/api/ask", response_model=Answer)
+    async def ask(request: AskRequest) -> Answer:
+        filters = Filters(request.documents, request.provinces, request.types)
+        try:
+            return await run_in_threadpool(
+                responder.ask, request.question, request.conversation, filters or None
+            )
+        except (IndexUnavailable, EmbeddingMismatch, EmbeddingModelError) as exc:
+            raise HTTPException(status_code=503, detail=exc.message) from exc
 
     @app.get("/healthz")
     def healthz() -> dict[str, object]:

@@ -28,7 +28,7 @@ class Engine:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.store = IndexStore(settings.index_dir)
-        self._live = LiveIndex(self.store)
+        self.live = LiveIndex(self.store)
         self._loaded: Loaded | None = None
 
     @cached_property
@@ -46,7 +46,7 @@ class Engine:
 
     def load(self) -> Loaded:
         """The current index and its retriever; raises `IndexUnavailable` with advice."""
-        index = self._live.get()
+        index = self.live.get()
         if self._loaded is None or self._loaded.index.path != index.path:
             if not index.has_search:
                 raise IndexUnavailable(

@@ -97,6 +97,10 @@ class Responder:
         own = [fold(loaded.index.files[d].document.number) for d in hints.doc_ids]
         mode = route(effective, hints, [n for n in own if n])
         sources = Sources(loaded.index)
+        if filters and filters.provinces:
+            wanted = [fold(p) for p in filters.provinces]
+            hints.units = [u for u in hints.units if any(w in fold(u.change.province) for w in wanted)]
+            hints.provinces = hints.provinces or list(filters.provinces)
         text, refused = self._compose(mode, effective, hints, retrieval, loaded, sources)
         for hit in retrieval.hits:
             sources.cite(hit.chunk, hit.score)

@@ -14,8 +14,8 @@ from bot.config import Settings
 
 
 @pytest.fixture(scope="module")
-def base_url(index_root: Path) -> Iterator[str]:
-    with running(create_app(Settings(SAPXEP_DATA_DIR=index_root.parent))) as url:
+def base_url(engine, settings: Settings) -> Iterator[str]:
+    with running(create_app(settings)) as url:
         yield url
 
 
@@ -42,3 +42,30 @@ def test_without_an_index_documents_say_what_to_do(tmp_path: Path) -> None:
     assert response.status_code == 503
     assert "sapxep ingest" in response.json()["detail"]
     assert client.get("/healthz").json()["index"] is False
+
+
+def test_ask_over_http(base_url: str) -> None:
+    response = httpx.post(
+        f"{base_url}/api/ask",
+        json={"question": "phuong thanh xuan bac gio la phuong gi", "conversation": "web-1"},
+        timeout=60,
+    )
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["mode"] == "unit_lookup" and not answer["refused"]
+    assert "Thanh Liệt" in answer["answer"]
+    assert answer["citations"][0]["number"] == "1656/NQ-UBTVQH15"
+
+
+def test_ask_with_a_province_filter(base_url: str) -> None:
+    answer = httpx.post(
+        f"{base_url}/api/ask",
+        json={"question": "xã Tri Phương giờ thuộc xã nào", "provinces": ["Cao Bằng"]},
+        timeout=60,
+    ).json()
+    assert {c["doc"] for c in answer["citations"]} == {"1657_NQ-UBTVQH15.md"}
+
+
+def test_ask_rejects_an_oversized_question_cleanly(base_url: str) -> None:
+    response = httpx.post(f"{base_url}/api/ask", json={"question": "x" * 5000}, timeout=60)
+    assert response.status_code == 422
