@@ -1,0 +1,252 @@
+"""The Zalo Official Account channel: a thin adapter over any `Asker`.
+
+Zalo posts each event to our webhook (`zalo_router`) signed with `X-ZEvent-Signature`; we answer
+200 at once and reply in the background through the OA API (`ZaloClient.send_text`), refreshing
+the access token when Zalo calls it invalid or expired. The refresh token rotates on every
+refresh, so each new pair is persisted in the `StateStore` before it is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
+
+from bot.formatting import plain_text, split_message
+from bot.state import StateStore
+from bot.telegram_bot import APOLOGY, Asker
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "zalo"
+ZALO_LIMIT = 2000
+SIGNATURE_HEADER = "X-ZEvent-Signature"
+TEXT_EVENT = "user_send_text"
+TOKEN_ERRORS = frozenset({-216, -220})  # access token invalid / expired
+BACKOFF_S = (0.2, 0.4)  # the pauses between the at most three tries of one request
+TIMEOUT_S = 15.0
+RATE_LIMITED = (
+    "Bạn đang gửi câu hỏi hơi nhanh. Vui lòng chờ khoảng một phút rồi hỏi tiếp nhé. "
+    "Xin cảm ơn!"
+)
+
+
+class ZaloError(Exception):
+    """Zalo refused a request; the message carries Zalo's error code, never a token."""
+
+
+@dataclass
+class ZaloSettings:
+    """The OA's credentials (kept out of `repr`) and the API locations."""
+
+    app_id: str
+    oa_secret_key: str = field(repr=False)
+    app_secret: str = field(repr=False)
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    api_base_url: str = "https://openapi.zalo.me"
+    oauth_base_url: str = "https://oauth.zaloapp.com"
+
+
+def verify_signature(settings: ZaloSettings, raw_body: bytes, timestamp: str, header: str) -> bool:
+    """True when `header` is "mac=" + sha256(app_id + raw body + timestamp + OA secret key).
+
+    `timestamp` is the payload's own "timestamp" field; the comparison takes constant time.
+    """
+    digest = hashlib.sha256(
+        settings.app_id.encode() + raw_body + timestamp.encode() + settings.oa_secret_key.encode()
+    ).hexdigest()
+    return hmac.compare_digest(f"mac={digest}".encode(), header.strip().encode())
+
+
+def _retryable(status: int) -> bool:
+    return status == 429 or status >= 500
+
+
+def _body(response: httpx.Response | None) -> dict[str, Any]:
+    """The JSON object Zalo answered, or {} when there is none."""
+    try:
+        body = response.json() if response is not None else {}
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _error_code(response: httpx.Response | None) -> int | None:
+    """Zalo's "error" field (0 = success), or None when no answer carries one."""
+    code = _body(response).get("error")
+    return code if isinstance(code, int) else None
+
+
+class ZaloClient:
+    """The OA API calls the bot needs: send a text, refresh the access token."""
+
+    def __init__(
+        self, settings: ZaloSettings, store: StateStore, client: httpx.AsyncClient | None = None
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._http = client or httpx.AsyncClient(timeout=TIMEOUT_S)
+        self._owns_http = client is None
+        saved = store.tokens(CHANNEL) or {}  # persisted tokens win: the initial ones rotate away
+        self._access = saved.get("access_token", settings.access_token)
+        self._refresh = saved.get("refresh_token", settings.refresh_token)
+        self._lock = asyncio.Lock()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this object created it."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def send_text(self, user_id: str, text: str) -> bool:
+        """Send one text message; True once Zalo accepted it.
+
+        On error -216/-220 the token is renewed once and the message retried. Failures (retries
+        exhausted, refresh refused, any other Zalo error) are logged, never raised.
+        """
+        token = self._access
+        error = await self._send(user_id, text, token)
+        if error in TOKEN_ERRORS:
+            try:
+                await self._renew(token)
+            except ZaloError as exc:
+                logger.error("Zalo message not sent: %s", exc)
+                return False
+            error = await self._send(user_id, text, self._access)
+        if error is not None and error != 0:
+            logger.warning("Zalo refused a message: error %s", error)
+        return error == 0
+
+    async def refresh(self) -> None:
+        """Trade the refresh token for a new pair, persisted before use; ZaloError if refused."""
+        async with self._lock:
+            await self._refresh_locked()
+
+    async def _send(self, user_id: str, text: str, token: str) -> int | None:
+        """POST message/cs; Zalo's error code (0 = sent), None when no usable answer came."""
+        response = await self._post(
+            f"{self._settings.api_base_url}/v3.0/oa/message/cs",
+            headers={"access_token": token},
+            json={"recipient": {"user_id": user_id}, "message": {"text": text}},
+        )
+        return _error_code(response)
+
+    async def _renew(self, stale: str) -> None:
+        """Replace the `stale` access token: adopt a newer one saved meanwhile (by another task
+        or process, whose refresh already spent our refresh token), else refresh."""
+        async with self._lock:
+            saved = await asyncio.to_thread(self._store.tokens, CHANNEL) or {}
+            if saved.get("access_token", stale) != stale:
+                self._access, self._refresh = saved["access_token"], saved["refresh_token"]
+                return
+            await self._refresh_locked()
+
+    async def _refresh_locked(self) -> None:
+        """The refresh itself; the caller holds `_lock`."""
+        response = await self._post(
+            f"{self._settings.oauth_base_url}/v4/oa/access_token",
+            headers={"secret_key": self._settings.app_secret},
+            data={
+                "refresh_token": self._refresh,
+                "app_id": self._settings.app_id,
+                "grant_type": "refresh_token",
+            },
+        )
+        body = _body(response)
+        if not {"access_token", "refresh_token"} <= body.keys():
+            raise ZaloError(f"token refresh refused (error {body.get('error')})")
+        tokens = {key: str(body[key]) for key in ("access_token", "refresh_token")}
+        await asyncio.to_thread(self._store.save_tokens, CHANNEL, tokens)
+        self._access, self._refresh = tokens["access_token"], tokens["refresh_token"]
+
+    async def _post(self, url: str, **kwargs: Any) -> httpx.Response | None:
+        """POST, retrying HTTP 429/5xx and transport errors with backoff (at most
+        `len(BACKOFF_S) + 1` tries); None when every try failed."""
+        for pause in (*BACKOFF_S, None):
+            try:
+                response = await self._http.post(url, **kwargs)
+                if not _retryable(response.status_code):
+                    return response
+                problem = f"HTTP {response.status_code}"
+            except httpx.TransportError as exc:
+                problem = type(exc).__name__
+            if pause is not None:
+                await asyncio.sleep(pause)
+        logger.warning("Zalo %s: giving up after %d tries (%s)", url, len(BACKOFF_S) + 1, problem)
+        return None
+
+
+class ZaloBot:
+    """Answers the OA's users through an `Asker`."""
+
+    def __init__(self, asker: Asker, client: ZaloClient, store: StateStore) -> None:
+        self._asker = asker
+        self._client = client
+        self._store = store
+
+    async def handle_event(self, payload: dict[str, Any]) -> None:
+        """Answer a "user_send_text" event once per msg_id; other events are ignored."""
+        if payload.get("event_name") != TEXT_EVENT:
+            return
+        message = payload.get("message") or {}
+        sender, text = (payload.get("sender") or {}).get("id"), message.get("text")
+        msg_id = message.get("msg_id")
+        if not (sender and text and msg_id):
+            logger.warning("Zalo text event without sender, text or msg_id: ignored")
+            return
+        if await asyncio.to_thread(self._store.first_delivery, CHANNEL, str(msg_id)):
+            await self._reply(str(sender), str(text))
+
+    async def _reply(self, sender: str, text: str) -> None:
+        """Rate-limit the sender, ask, and send the plain-text answer in pieces, in order."""
+        user = self._store.hash_user(CHANNEL, sender)
+        if not await asyncio.to_thread(self._store.allow, user):
+            await self._client.send_text(sender, RATE_LIMITED)
+            return
+        try:
+            answer = await asyncio.to_thread(self._asker.ask, text, f"zalo:{sender}")
+        except Exception:
+            logger.exception("the Asker failed on a Zalo message")
+            await self._client.send_text(sender, APOLOGY)
+            return
+        for piece in split_message(plain_text(answer), ZALO_LIMIT):
+            if not await self._client.send_text(sender, piece):
+                break  # a gap would garble the answer: stop at the first piece not delivered
+
+
+def zalo_router(bot: ZaloBot, settings: ZaloSettings) -> APIRouter:
+    """`POST /webhooks/zalo`: 400 on bad JSON, 401 on a missing or wrong signature, else 200
+    at once with the event handled in the background."""
+    router = APIRouter()
+
+    @router.post("/webhooks/zalo")
+    async def zalo_webhook(request: Request, background: BackgroundTasks) -> dict[str, bool]:
+        raw = await request.body()
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            raise HTTPException(400, "invalid JSON") from None
+        if not isinstance(payload, dict):
+            raise HTTPException(400, "expected a JSON object")
+        header = request.headers.get(SIGNATURE_HEADER, "")
+        if not verify_signature(settings, raw, str(payload.get("timestamp", "")), header):
+            raise HTTPException(401, "invalid signature")
+        background.add_task(_process, bot, payload)
+        return {"ok": True}
+
+    return router
+
+
+async def _process(bot: ZaloBot, payload: dict[str, Any]) -> None:
+    """Handle one event in the background, logging (never raising) any failure."""
+    try:
+        await bot.handle_event(payload)
+    except Exception:
+        logger.exception("Zalo event %s failed", payload.get("event_name"))

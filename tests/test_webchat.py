@@ -1,0 +1,196 @@
+"""The web chat in a real headless Chromium (Debian's `chromium`), driven by Playwright.
+
+A small fake FastAPI app serves the same static files and a hand-built Answer, so no index is needed.
+Needs: `apt-get install chromium` and `pip install playwright` (never `playwright install`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+import bot
+from tests.servers import running
+
+STATIC = Path(bot.__file__).parent / "static"
+OUTPUT = Path(__file__).parent / "output"
+CHROMIUM = os.environ.get("SAPXEP_CHROMIUM", "/usr/bin/chromium")
+
+QUESTION = "phường Thanh Xuân Bắc giờ là phường gì?"
+ANSWER = {
+    "question": QUESTION,
+    "answer": (
+        "Phường Thanh Xuân Bắc được sắp xếp vào phường Thanh Xuân mới [1].\n"
+        "Phường Thanh Xuân mới được thành lập trên cơ sở nhập toàn bộ diện tích tự nhiên "
+        "và quy mô dân số của các phường Thanh Xuân Bắc, Thanh Xuân Trung [2]."
+    ),
+    "refused": False,
+    "mode": "units",
+    "citations": [
+        {
+            "n": 1,
+            "doc": "1656_NQ-UBTVQH15.md",
+            "title": "Nghị quyết về việc sắp xếp các đơn vị hành chính cấp xã của thành phố Hà Nội",
+            "number": "1656/NQ-UBTVQH15",
+            "date": "2025-06-16",
+            "issuer": "Ủy ban Thường vụ Quốc hội",
+            "section": "Điều 1, khoản 31",
+            "text": "Sắp xếp toàn bộ diện tích <script>window.__pwned = true</script> "
+            "của các phường Thanh Xuân Bắc, Thanh Xuân Trung thành phường Thanh Xuân.",
+            "score": 0.91,
+        },
+        {
+            "n": 2,
+            "doc": "02-KH_BTGDUK.md",
+            "title": "Kế hoạch tuyên truyền về sắp xếp đơn vị hành chính",
+            "number": "02-KH/BTGDUK",
+            "date": "2024-03",
+            "issuer": "Ban Tuyên giáo và Dân vận Đảng ủy",
+            "section": "Mục II",
+            "text": "Tuyên truyền sâu rộng chủ trương sắp xếp đơn vị hành chính.",
+            "score": 0.74,
+        },
+    ],
+    "latency_ms": 12.5,
+}
+
+
+def fake_app(asked: list[dict], feedback: list[dict]) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/", include_in_schema=False)
+    def home() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.post("/api/ask")
+    async def ask(request: Request) -> dict:
+        body = await request.json()
+        asked.append(body)
+        return {**ANSWER, "question": body["question"]}
+
+    @app.post("/api/feedback")
+    async def give_feedback(request: Request) -> dict:
+        feedback.append(await request.json())
+        return {"ok": True}
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+@pytest.fixture()
+def context() -> Iterator[object]:
+    """A phone-sized browser context; Playwright takes the profile dir as user_data_dir
+    (it refuses a `--user-data-dir` argument), so this uses launch_persistent_context."""
+    assert Path(CHROMIUM).exists(), (
+        f"Chromium not found at {CHROMIUM}: install it with `apt-get install -y chromium` "
+        "(or set SAPXEP_CHROMIUM)"
+    )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:  # fail, do not skip
+        raise AssertionError("the `playwright` Python package is missing: pip install playwright") from exc
+    profile = tempfile.mkdtemp(prefix="webchat-profile-")
+    try:
+        with sync_playwright() as pw:
+            context = pw.chromium.launch_persistent_context(
+                profile,
+                executable_path=CHROMIUM,
+                headless=True,
+                args=[
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+                viewport={"width": 390, "height": 844},
+                locale="vi-VN",
+                timeout=20_000,
+            )
+            try:
+                yield context
+            finally:
+                context.close()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_webchat_asks_renders_citations_and_sends_feedback(context) -> None:
+    asked: list[dict] = []
+    feedback: list[dict] = []
+    errors: list[str] = []
+    with running(fake_app(asked, feedback)) as base:
+        context.set_default_timeout(8_000)
+        page = context.pages[0] if context.pages else context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        try:
+            page.goto(base + "/")
+            assert page.title() == "Trợ lý sắp xếp đơn vị hành chính"
+            assert page.locator(".chip").count() == 4
+            assert page.locator("#messages").get_attribute("aria-live") == "polite"
+
+            box = page.get_by_label("Câu hỏi của bạn")
+            box.fill(QUESTION)
+            box.press("Enter")
+
+            answer = page.locator(".msg.bot:not(.typing)").last
+            answer.locator(".answer-text").wait_for()
+            text = answer.locator(".answer-text").inner_text()
+            assert "Phường Thanh Xuân Bắc được sắp xếp vào phường Thanh Xuân mới" in text
+            assert "[1]" in text and "[2]" in text
+            assert page.locator(".msg.user").inner_text() == QUESTION
+
+            # the request carried the question and the sessionStorage conversation id
+            assert len(asked) == 1 and asked[0]["question"] == QUESTION
+            conversation = page.evaluate("sessionStorage.getItem('sapxep.conversation')")
+            assert conversation and asked[0]["conversation"] == conversation
+
+            cards = answer.locator(".citation")
+            assert cards.count() == 2
+            first, second = cards.nth(0), cards.nth(1)
+            assert "Nghị quyết về việc sắp xếp" in first.inner_text()
+            assert "1656/NQ-UBTVQH15" in first.inner_text()
+            assert "16/06/2025" in first.inner_text()
+            assert "Điều 1, khoản 31" in first.inner_text()
+            assert "03/2024" in second.inner_text()
+            passage = first.locator("blockquote")
+            assert not passage.is_visible()
+
+            answer.locator("button.cite-ref[data-n='1']").click()
+            passage.wait_for(state="visible")
+            assert first.locator("details").evaluate("d => d.open") is True
+            assert "<script>window.__pwned = true</script>" in passage.inner_text()
+
+            # the server's "<script>" stayed text: no element injected, nothing ran
+            assert page.locator("#messages script").count() == 0
+            assert page.locator("script").count() == 1  # the page's own
+            assert page.evaluate("window.__pwned === undefined")
+
+            answer.get_by_role("button", name="Câu trả lời hữu ích").click()
+            page.get_by_text("Cảm ơn bạn đã góp ý!").wait_for()
+            assert len(feedback) == 1
+            assert feedback[0]["helpful"] is True
+            assert isinstance(feedback[0]["answer_id"], str) and feedback[0]["answer_id"]
+            assert answer.get_attribute("data-answer-id") == feedback[0]["answer_id"]
+
+            # fits a phone: nothing wider than the viewport
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+            OUTPUT.mkdir(exist_ok=True)
+            page.screenshot(path=str(OUTPUT / "webchat.png"), full_page=True)
+            assert errors == [], errors
+        finally:
+            page.close()
