@@ -8,7 +8,7 @@ DOCS   ?= $(firstword $(wildcard ../shared/corpus) $(wildcard corpus))
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test bench ingest clean
+.PHONY: install browser run test bench ingest clean
 
 install: $(STAMP)
 
@@ -28,7 +28,11 @@ run: ingest
 	@echo "Mở trợ lý tại http://$(HOST):$(PORT)/  (API: http://$(HOST):$(PORT)/docs)"
 	$(VENV)/bin/sapxep serve --host $(HOST) --port $(PORT)
 
-test: install
+# The web chat's browser test drives Debian's Chromium (never a downloaded browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+test: install browser
 	$(PY) -m pytest -q
 
 bench: install

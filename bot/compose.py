@@ -11,7 +11,7 @@ from index.registry import Placement
 from index.retriever import Hit
 from index.store import Index
 from ingest.records import Chunk, Document, Duty
-from ingest.text import fold, lexical_tokens, match_form
+from ingest.text import date_vi, fold, lexical_tokens, match_form
 from prompts import template
 
 # Syllables that carry no topic: left out when a sentence is matched to a question.
@@ -46,14 +46,6 @@ class Sources:
             )  # fmt: skip
         return self._numbers[chunk.chunk_id]
 
-
-def date_vi(date: str) -> str:
-    parts = date.split("-")
-    if len(parts) == 3:
-        return f"ngày {int(parts[2])}/{int(parts[1])}/{parts[0]}"
-    if len(parts) == 2:
-        return f"tháng {int(parts[1])}/{parts[0]}"
-    return ""
 
 
 def describe(doc: Document) -> str:

@@ -120,8 +120,8 @@ class ZaloClient:
                 logger.error("Zalo message not sent: %s", exc)
                 return False
             error = await self._send(user_id, text, self._access)
-        if error is not None and error != 0:
-            logger.warning("Zalo refused a message: error %s", error)
+        if error != 0:
+            logger.warning("Zalo message not sent: error %s", error)
         return error == 0
 
     async def refresh(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from ingest.records import Chunk, Document, Section
+from ingest.text import date_vi
 
 MAX_CHARS = 1100
 PREAMBLE = "Phần mở đầu"
@@ -120,17 +121,9 @@ def _document_context(doc: Document) -> str:
     title = doc.title or doc.doc_type or doc.doc_id
     if len(title) > 160:
         title = title[:159].rsplit(" ", 1)[0] + "…"
-    facts = [f for f in (doc.number and f"số {doc.number}", _date_vi(doc.date), doc.issuer) if f]
+    facts = [f for f in (doc.number and f"số {doc.number}", date_vi(doc.date), doc.issuer) if f]
     return f"{title} ({', '.join(facts)})" if facts else title
 
-
-def _date_vi(date: str) -> str:
-    parts = date.split("-")
-    if len(parts) == 3:
-        return f"ngày {int(parts[2])}/{int(parts[1])}/{parts[0]}"
-    if len(parts) == 2:
-        return f"tháng {int(parts[1])}/{parts[0]}"
-    return ""
 
 
 _LABEL = re.compile(r"^\s*(?:[IVXLC]+|\d+|[a-zđ])\s*[.\-–)]\s*")

@@ -332,3 +332,13 @@ QUESTION_WORDS: dict[str, str] = {
     "duoc": "được",
     "nay": "này",
 }
+
+
+def date_vi(iso: str) -> str:
+    """"2024-12-16" -> "ngày 16/12/2024"; "2024-03" -> "tháng 3/2024"; "" -> ""."""
+    parts = iso.split("-")
+    if len(parts) == 3:
+        return f"ngày {int(parts[2])}/{int(parts[1])}/{parts[0]}"
+    if len(parts) == 2:
+        return f"tháng {int(parts[1])}/{parts[0]}"
+    return ""

@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 import bot
-from tests.servers import running
+from servers import running
 
 STATIC = Path(bot.__file__).parent / "static"
 OUTPUT = Path(__file__).parent / "output"
@@ -74,6 +74,8 @@ def fake_app(asked: list[dict], feedback: list[dict]) -> FastAPI:
     async def ask(request: Request) -> dict:
         body = await request.json()
         asked.append(body)
+        if body["question"].startswith("Kế hoạch"):
+            raise HTTPException(status_code=503, detail="Chưa có chỉ mục: chạy `sapxep ingest`.")
         return {**ANSWER, "question": body["question"]}
 
     @app.post("/api/feedback")
@@ -186,9 +188,19 @@ def test_webchat_asks_renders_citations_and_sends_feedback(context) -> None:
             assert isinstance(feedback[0]["answer_id"], str) and feedback[0]["answer_id"]
             assert answer.get_attribute("data-answer-id") == feedback[0]["answer_id"]
 
+            # a chip asks its question with the same conversation; an HTTP error reads clearly
+            page.get_by_role("button", name="Kế hoạch 02-KH/BTGDUK ai ký?").click()
+            alert = page.locator(".msg.error")
+            alert.wait_for()
+            assert "Hệ thống chưa sẵn sàng" in alert.inner_text()
+            assert "Chưa có chỉ mục" in alert.inner_text()
+            assert asked[1] == {"question": "Kế hoạch 02-KH/BTGDUK ai ký?", "conversation": conversation}
+            errors[:] = [e for e in errors if "503" not in e]
+
             # fits a phone: nothing wider than the viewport
             assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
+            answer.scroll_into_view_if_needed()
             OUTPUT.mkdir(exist_ok=True)
             page.screenshot(path=str(OUTPUT / "webchat.png"), full_page=True)
             assert errors == [], errors
