@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from bot.answer import Answer
+from bot.channels import mount_channels
 from bot.config import Settings, load_settings
 from bot.engine import Engine
 from bot.responder import Responder
@@ -19,6 +20,11 @@ from index.search import EmbeddingMismatch
 from index.store import IndexUnavailable
 
 STATIC = Path(__file__).parent / "static"
+
+
+class FeedbackRequest(BaseModel):
+    answer_id: str = Field(max_length=100)
+    helpful: bool
 
 
 class AskRequest(BaseModel):
@@ -64,6 +70,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         except (IndexUnavailable, EmbeddingMismatch, EmbeddingModelError) as exc:
             raise HTTPException(status_code=503, detail=exc.message) from exc
+
+    mount_channels(app, settings, responder)
+
+    @app.post("/api/feedback", status_code=204)
+    def feedback(body: FeedbackRequest, request: Request) -> None:
+        user = app.state.store.hash_user("web", request.client.host if request.client else "")
+        app.state.store.feedback(body.answer_id, user, body.helpful)
 
     @app.get("/healthz")
     def healthz() -> dict[str, object]:

@@ -1,0 +1,87 @@
+"""The channels mounted on the real service: the Telegram webhook behind its secret, answered
+once per update, python-telegram-bot talking to a fake Bot API over real HTTP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fake_telegram import TOKEN, message_update
+from fake_telegram import create_app as fake_telegram_app
+from servers import running
+
+from bot.api import create_app
+from bot.config import Settings
+
+SECRET = "webhook-secret-for-tests"
+
+
+@pytest.fixture(scope="module")
+def telegram_api() -> Iterator[tuple[str, list]]:
+    app = fake_telegram_app()
+    with running(app) as url:
+        yield url, app.state.calls
+
+
+@pytest.fixture(scope="module")
+def service(engine, settings: Settings, telegram_api) -> Iterator[str]:
+    url, _ = telegram_api
+    configured = settings.model_copy(
+        update={
+            "telegram_bot_token": TOKEN,
+            "telegram_webhook_secret": SECRET,
+            "telegram_api_base_url": f"{url}/bot",
+        }
+    )
+    with running(create_app(configured)) as base:
+        yield base
+
+
+def sent_texts(calls: list) -> list[str]:
+    return [c["params"].get("text", "") for c in calls if c["method"] == "sendMessage"]
+
+
+def wait_for(predicate, seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_missing_or_forged_secret_is_refused(service: str, telegram_api) -> None:
+    _, calls = telegram_api
+    before = len(sent_texts(calls))
+    update = message_update(900, "phường Thanh Xuân Bắc giờ là phường gì")
+    assert httpx.post(f"{service}/webhooks/telegram", json=update).status_code == 403
+    forged = {"X-Telegram-Bot-Api-Secret-Token": "nope"}
+    assert httpx.post(f"{service}/webhooks/telegram", json=update, headers=forged).status_code == 403
+    time.sleep(0.3)
+    assert len(sent_texts(calls)) == before
+
+
+def test_an_update_is_answered_once_even_when_delivered_twice(service: str, telegram_api) -> None:
+    _, calls = telegram_api
+    before = len(sent_texts(calls))
+    update = message_update(901, "phuong thanh xuan bac gio la phuong gi")
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    for _ in range(2):
+        response = httpx.post(f"{service}/webhooks/telegram", json=update, headers=headers, timeout=60)
+        assert response.status_code == 200
+    wait_for(lambda: len(sent_texts(calls)) > before)
+    time.sleep(0.5)
+    answers = sent_texts(calls)[before:]
+    assert len(answers) == 1
+    assert "Thanh Liệt" in answers[0] and "1656/NQ-UBTVQH15" in answers[0]
+
+
+def test_malformed_update_is_a_clear_400(service: str) -> None:
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    response = httpx.post(f"{service}/webhooks/telegram", content=b"{not json", headers=headers)
+    assert response.status_code == 400
+
+
+def test_feedback_from_the_web_chat_is_recorded(service: str) -> None:
+    response = httpx.post(f"{service}/api/feedback", json={"answer_id": "abc123", "helpful": True})
+    assert response.status_code == 204
