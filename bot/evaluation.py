@@ -144,10 +144,6 @@ def run_retrieval(name: str, items: list[dict[str, Any]], search: Search, k: int
     return run
 
 
-def misses(run: SystemRun, k: int = 5) -> list[ItemResult]:
-    return [r for r in run.results if r.recall5 < 1.0 or (k == 1 and r.recall1 < 1.0)]
-
-
 # --- answers ----------------------------------------------------------------------------------
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, TypeVar
 
 Share = Literal["whole", "part", "remaining"]
@@ -166,4 +166,3 @@ def _revive(annotation: Any, value: Any) -> Any:
 _NESTED.update(
     {"Reference": Reference, "Signer": Signer, "Section": Section, "OldUnit": OldUnit}
 )
-assert all(is_dataclass(c) for c in _NESTED.values())
