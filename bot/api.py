@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hmac
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Header, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from bot.answer import Answer
-from bot.channels import mount_channels
+from bot.channels import LoggedResponder, mount_channels, open_state
 from bot.config import Settings, load_settings
 from bot.engine import Engine
 from bot.responder import Responder
@@ -51,7 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     engine = Engine(settings)
     live = engine.live
-    responder = Responder(engine)
+    store = open_state(settings)
+    responder = LoggedResponder(Responder(engine), store)
     app = FastAPI(
         title="Trợ lý sắp xếp đơn vị hành chính",
         description="Hỏi đáp có trích dẫn về sắp xếp đơn vị hành chính năm 2025.",
@@ -75,8 +80,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/api/feedback", status_code=204)
     def feedback(body: FeedbackRequest, request: Request) -> None:
-        user = app.state.store.hash_user("web", request.client.host if request.client else "")
-        app.state.store.feedback(body.answer_id, user, body.helpful)
+        user = store.hash_user("web", request.client.host if request.client else "")
+        store.feedback(body.answer_id, user, body.helpful)
+
+    @app.get("/api/stats")
+    def stats(days: int = 30, authorization: str = Header("")) -> dict[str, Any]:
+        """What residents ask (admin token: `Authorization: Bearer <SAPXEP_ADMIN_TOKEN>`)."""
+        expected = f"Bearer {settings.admin_token}"
+        if not settings.admin_token or not hmac.compare_digest(authorization, expected):
+            raise HTTPException(status_code=401, detail="cần mã quản trị")
+        return asdict(store.stats(days=days))
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz")
     def healthz() -> dict[str, object]:

@@ -13,13 +13,22 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from telegram.ext import Application
 
+from prometheus_client import Counter, Histogram
+
+from bot.answer import Answer
 from bot.config import Settings
+from index.retriever import Filters
 from bot.responder import Responder
 from bot.state import StateStore
 from bot.telegram_bot import build_application, handle_webhook_update
 from bot.zalo import ZaloBot, ZaloClient, ZaloSettings, zalo_router
 
 log = logging.getLogger("sapxep.channels")
+
+QUESTIONS = Counter("sapxep_questions_total", "Câu hỏi đã trả lời", ["channel", "mode", "refused"])
+LATENCY = Histogram(
+    "sapxep_answer_seconds", "Thời gian trả lời", buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+)
 
 
 def open_state(settings: Settings) -> StateStore:
@@ -33,6 +42,30 @@ def _salt(path: Path) -> str:
         path.write_text(secrets.token_hex(16), encoding="utf-8")
         path.chmod(0o600)
     return path.read_text(encoding="utf-8").strip()
+
+
+class LoggedResponder:
+    """The responder, with every question logged (user hashed) for officials' statistics."""
+
+    def __init__(self, responder: Responder, store: StateStore):
+        self.responder = responder
+        self.store = store
+
+    def ask(self, question: str, conversation: str | None = None, filters: Filters | None = None) -> Answer:
+        answer = self.responder.ask(question, conversation, filters)
+        channel = conversation.split(":", 1)[0] if conversation and ":" in conversation else "web"
+        self.store.log_question(
+            channel,
+            self.store.hash_user(channel, conversation or "ẩn danh"),
+            question,
+            answer.mode,
+            answer.refused,
+            answer.latency_ms,
+            answer_id=f"{abs(hash((question, answer.latency_ms))):x}",
+        )
+        QUESTIONS.labels(channel=channel, mode=answer.mode, refused=str(answer.refused).lower()).inc()
+        LATENCY.observe(answer.latency_ms / 1000)
+        return answer
 
 
 def telegram_router(bot: Application, settings: Settings, store: StateStore) -> APIRouter:
@@ -57,9 +90,9 @@ def telegram_router(bot: Application, settings: Settings, store: StateStore) -> 
     return router
 
 
-def mount_channels(app: FastAPI, settings: Settings, responder: Responder) -> None:
+def mount_channels(app: FastAPI, settings: Settings, responder: LoggedResponder) -> None:
     """Add the configured channels' webhooks, and start/stop them with the app."""
-    store = open_state(settings)
+    store = responder.store
     telegram = _telegram(settings, responder, store)
     zalo = _zalo(settings, responder, store)
     if telegram is not None:
@@ -81,10 +114,9 @@ def mount_channels(app: FastAPI, settings: Settings, responder: Responder) -> No
             store.close()
 
     app.router.lifespan_context = lifespan
-    app.state.store = store
 
 
-def _telegram(settings: Settings, responder: Responder, store: StateStore) -> Application | None:
+def _telegram(settings: Settings, responder: LoggedResponder, store: StateStore) -> Application | None:
     if not settings.telegram_bot_token:
         return None
 
@@ -101,7 +133,7 @@ def _telegram(settings: Settings, responder: Responder, store: StateStore) -> Ap
 
 
 def _zalo(
-    settings: Settings, responder: Responder, store: StateStore
+    settings: Settings, responder: LoggedResponder, store: StateStore
 ) -> tuple[ZaloBot, ZaloClient, ZaloSettings] | None:
     if not settings.zalo_app_id:
         return None
@@ -118,8 +150,8 @@ def _zalo(
     return ZaloBot(responder, client, store), client, zalo
 
 
-def _documents(responder: Responder) -> list[str]:
-    index = responder.engine.live.get()
+def _documents(responder: LoggedResponder) -> list[str]:
+    index = responder.responder.engine.live.get()
     return [
         f"{f.document.doc_type.capitalize()} {f.document.number or ''} — {f.document.title}".strip()
         for f in sorted(index.files.values(), key=lambda f: f.document.doc_id)

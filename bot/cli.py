@@ -15,7 +15,9 @@ from rich.table import Table
 from bot.config import load_settings
 from bot.answer import Answer
 from bot.bench import VARIANTS, FileRuns, evaluate, throughput
+from bot.channels import LoggedResponder, open_state
 from bot.engine import Engine
+from bot.telegram_bot import build_application
 from bot.evaluation import AnswerSummary, SystemRun, load_items
 from bot.responder import Responder
 from index.build import IngestReport, update_index
@@ -281,6 +283,43 @@ def _answer_table(results: list[FileRuns]) -> Table:
                       f"{s.declined:.3f}" if s.unanswerable else "—",
                       f"{s.false_refusals:.3f}", f"{s.p50_ms:.1f}", f"{s.p95_ms:.1f}")
     return table
+
+
+@main.command(help="Thống kê câu hỏi của người dân: nhiều nhất, bị từ chối, góp ý.")
+@click.option("--days", default=30, show_default=True, type=int)
+def stats(days: int) -> None:
+    store = open_state(load_settings())
+    s = store.stats(days=days)
+    store.close()
+    console.print(
+        f"{s.total} câu hỏi trong {days} ngày, {s.unique_users} người hỏi, "
+        f"{s.refused_share:.0%} bị từ chối; góp ý 👍 {s.feedback_up} · 👎 {s.feedback_down}"
+    )
+    console.print("Theo chế độ: " + ", ".join(f"{k} {v}" for k, v in s.by_mode.items()))
+    console.print("Theo kênh: " + ", ".join(f"{k} {v}" for k, v in s.by_channel.items()))
+    for title, rows in (("Hỏi nhiều nhất", s.top_questions), ("Bị từ chối", s.top_declined)):
+        table = Table(title=title)
+        table.add_column("Số lần", justify="right")
+        table.add_column("Câu hỏi", overflow="fold")
+        for row in rows:
+            table.add_row(str(row.count), row.example)
+        console.print(table)
+
+
+@main.command(help="Chạy bot Telegram bằng long polling (cần TELEGRAM_BOT_TOKEN).")
+def telegram() -> None:
+    settings = load_settings()
+    if not settings.telegram_bot_token:
+        _fail("Chưa đặt TELEGRAM_BOT_TOKEN (xem README, mục Kênh).")
+    engine = _engine()
+    store = open_state(settings)
+    app = build_application(
+        settings.telegram_bot_token,
+        LoggedResponder(Responder(engine), store),
+        base_url=settings.telegram_api_base_url,
+    )
+    console.print("Bot Telegram đang chạy (long polling). Dừng bằng Ctrl+C.")
+    app.run_polling()
 
 
 @main.command(help="Đo chất lượng (tập dev) và tốc độ trả lời; in một bảng.")

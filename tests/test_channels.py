@@ -16,6 +16,7 @@ from bot.api import create_app
 from bot.config import Settings
 
 SECRET = "webhook-secret-for-tests"
+ADMIN = "admin-token-for-tests"
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +34,7 @@ def service(engine, settings: Settings, telegram_api) -> Iterator[str]:
             "telegram_bot_token": TOKEN,
             "telegram_webhook_secret": SECRET,
             "telegram_api_base_url": f"{url}/bot",
+            "admin_token": ADMIN,
         }
     )
     with running(create_app(configured)) as base:
@@ -85,3 +87,21 @@ def test_malformed_update_is_a_clear_400(service: str) -> None:
 def test_feedback_from_the_web_chat_is_recorded(service: str) -> None:
     response = httpx.post(f"{service}/api/feedback", json={"answer_id": "abc123", "helpful": True})
     assert response.status_code == 204
+
+
+def test_questions_are_logged_for_statistics_behind_the_admin_token(service: str) -> None:
+    httpx.post(f"{service}/api/ask", json={"question": "xã Tri Phương giờ thuộc xã nào"}, timeout=60)
+    assert httpx.get(f"{service}/api/stats").status_code == 401
+    wrong = {"Authorization": "Bearer nope"}
+    assert httpx.get(f"{service}/api/stats", headers=wrong).status_code == 401
+    ok = httpx.get(f"{service}/api/stats", headers={"Authorization": f"Bearer {ADMIN}"})
+    assert ok.status_code == 200
+    body = ok.json()
+    assert body["total"] >= 1
+    assert any("tri phuong" in q["folded"] for q in body["top_questions"])
+
+
+def test_metrics_are_exposed_for_prometheus(service: str) -> None:
+    httpx.post(f"{service}/api/ask", json={"question": "giá vàng hôm nay"}, timeout=60)
+    text = httpx.get(f"{service}/metrics").text
+    assert "sapxep_questions_total" in text and "sapxep_answer_seconds_bucket" in text
