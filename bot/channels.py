@@ -18,6 +18,7 @@ from prometheus_client import Counter, Histogram
 from bot.answer import Answer
 from bot.config import Settings
 from index.retriever import Filters
+from prompts import template
 from bot.responder import Responder
 from bot.state import StateStore
 from bot.telegram_bot import build_application, handle_webhook_update
@@ -45,18 +46,24 @@ def _salt(path: Path) -> str:
 
 
 class LoggedResponder:
-    """The responder, with every question logged (user hashed) for officials' statistics."""
+    """The responder as the channels use it: a per-conversation rate limit, and every question
+    logged (user hashed) for officials' statistics."""
 
-    def __init__(self, responder: Responder, store: StateStore):
+    def __init__(self, responder: Responder, store: StateStore, limit: int = 20, window_s: float = 60):
         self.responder = responder
         self.store = store
+        self.limit = limit
+        self.window_s = window_s
 
     def ask(self, question: str, conversation: str | None = None, filters: Filters | None = None) -> Answer:
-        answer = self.responder.ask(question, conversation, filters)
         channel = conversation.split(":", 1)[0] if conversation and ":" in conversation else "web"
+        user = self.store.hash_user(channel, conversation or "ẩn danh")
+        if conversation and not self.store.allow(user, self.limit, self.window_s):
+            return Answer(question=question, answer=template("refusal.rate_limited"), refused=True)
+        answer = self.responder.ask(question, conversation, filters)
         self.store.log_question(
             channel,
-            self.store.hash_user(channel, conversation or "ẩn danh"),
+            user,
             question,
             answer.mode,
             answer.refused,
