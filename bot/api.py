@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from bot.answer import Answer
-from bot.channels import LoggedResponder, mount_channels, open_state
+from bot.channels import LoggedResponder, StoredConversations, mount_channels, open_state
 from bot.config import Settings, load_settings
 from bot.engine import Engine
 from bot.responder import Responder
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = Engine(settings)
     live = engine.live
     store = open_state(settings)
-    responder = LoggedResponder(Responder(engine), store)
+    responder = LoggedResponder(Responder(engine, conversations=StoredConversations(store)), store)
     app = FastAPI(
         title="Trợ lý sắp xếp đơn vị hành chính",
         description="Hỏi đáp có trích dẫn về sắp xếp đơn vị hành chính năm 2025.",

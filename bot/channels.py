@@ -45,6 +45,20 @@ def _salt(path: Path) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
+class StoredConversations:
+    """Conversation memory in the SQLite store, shared by every worker."""
+
+    def __init__(self, store: StateStore):
+        self.store = store
+
+    def last(self, conversation: str) -> str | None:
+        turn = self.store.last_turn(conversation)
+        return turn[0] if turn else None
+
+    def remember(self, conversation: str, question: str, mode: str) -> None:
+        self.store.remember_turn(conversation, question, mode)
+
+
 class LoggedResponder:
     """The responder as the channels use it: a per-conversation rate limit, and every question
     logged (user hashed) for officials' statistics."""

@@ -15,7 +15,7 @@ from rich.table import Table
 from bot.config import load_settings
 from bot.answer import Answer
 from bot.bench import VARIANTS, FileRuns, evaluate, throughput
-from bot.channels import LoggedResponder, open_state
+from bot.channels import LoggedResponder, StoredConversations, open_state
 from bot.engine import Engine
 from bot.telegram_bot import build_application
 from bot.evaluation import AnswerSummary, SystemRun, load_items
@@ -315,7 +315,7 @@ def telegram() -> None:
     store = open_state(settings)
     app = build_application(
         settings.telegram_bot_token,
-        LoggedResponder(Responder(engine), store),
+        LoggedResponder(Responder(engine, conversations=StoredConversations(store)), store),
         base_url=settings.telegram_api_base_url,
     )
     console.print("Bot Telegram đang chạy (long polling). Dừng bằng Ctrl+C.")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from typing import Protocol
 
 from bot.answer import Answer
 from bot.compose import (
@@ -36,27 +36,29 @@ FOLLOW_UP_WORDS = 8
 CONVERSATIONS = 10_000
 
 
-@dataclass
-class Turn:
-    question: str
-    hints: Hints
+class Memory(Protocol):
+    """Where the last question of each conversation is kept (in process, or in `StateStore`)."""
+
+    def last(self, conversation: str) -> str | None: ...
+
+    def remember(self, conversation: str, question: str, mode: str) -> None: ...
 
 
 class Conversations:
-    """The last turn of each conversation, for follow-ups; bounded, oldest dropped first."""
+    """In-process memory: bounded, oldest conversation dropped first."""
 
     def __init__(self, limit: int = CONVERSATIONS):
         self.limit = limit
-        self._turns: OrderedDict[str, Turn] = OrderedDict()
+        self._questions: OrderedDict[str, str] = OrderedDict()
 
-    def last(self, conversation: str) -> Turn | None:
-        return self._turns.get(conversation)
+    def last(self, conversation: str) -> str | None:
+        return self._questions.get(conversation)
 
-    def remember(self, conversation: str, turn: Turn) -> None:
-        self._turns[conversation] = turn
-        self._turns.move_to_end(conversation)
-        while len(self._turns) > self.limit:
-            self._turns.popitem(last=False)
+    def remember(self, conversation: str, question: str, mode: str) -> None:
+        self._questions[conversation] = question
+        self._questions.move_to_end(conversation)
+        while len(self._questions) > self.limit:
+            self._questions.popitem(last=False)
 
 
 class Responder:
@@ -64,7 +66,7 @@ class Responder:
         self,
         engine: Engine,
         k: int = 8,
-        conversations: Conversations | None = None,
+        conversations: Memory | None = None,
         llm: LLMComposer | None = None,
     ):
         self.engine = engine
@@ -91,11 +93,11 @@ class Responder:
         effective, hints = self._in_context(question, conversation, loaded)
         if is_off_topic(effective, hints):
             return _refusal(question, "refusal.off_topic")
-        if conversation:
-            self.conversations.remember(conversation, Turn(effective, hints))
         retrieval = loaded.retriever.retrieve(effective, self.k, filters)
         own = [fold(loaded.index.files[d].document.number) for d in hints.doc_ids]
         mode = route(effective, hints, [n for n in own if n])
+        if conversation:
+            self.conversations.remember(conversation, effective, mode)
         sources = Sources(loaded.index)
         if filters and filters.provinces:
             wanted = [fold(p) for p in filters.provinces]
@@ -122,7 +124,7 @@ class Responder:
             return question, hints
         if hints.doc_ids and not match_form(question).startswith(("con ", "the con", "vay con")):
             return question, hints
-        merged = f"{previous.question} {question}"
+        merged = f"{previous} {question}"
         return merged, analyze(merged, loaded.retriever.catalog, loaded.registry)
 
     def _compose(

@@ -119,3 +119,16 @@ def test_a_conversation_over_the_rate_limit_gets_a_polite_message(engine, tmp_pa
     assert "đợi" in answers[2].answer
     other = limited.ask("xã Tri Phương giờ thuộc xã nào", "tg:43")
     assert not other.refused
+
+
+def test_a_follow_up_reaches_another_worker_through_the_shared_store(engine, tmp_path) -> None:
+    from bot.channels import StoredConversations
+    from bot.responder import Responder
+    from bot.state import StateStore
+
+    path = tmp_path / "shared.sqlite3"
+    first = Responder(engine, conversations=StoredConversations(StateStore(path, salt="t")))
+    second = Responder(engine, conversations=StoredConversations(StateStore(path, salt="t")))
+    first.ask("xã Tri Phương sáp nhập với xã nào", conversation="zalo:7")
+    follow = second.ask("còn ở Cao Bằng thì sao?", conversation="zalo:7")
+    assert "Quang Trung" in follow.answer and "Lạng Sơn" not in follow.answer
