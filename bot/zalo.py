@@ -32,10 +32,6 @@ TEXT_EVENT = "user_send_text"
 TOKEN_ERRORS = frozenset({-216, -220})  # access token invalid / expired
 BACKOFF_S = (0.2, 0.4)  # the pauses between the at most three tries of one request
 TIMEOUT_S = 15.0
-RATE_LIMITED = (
-    "Bạn đang gửi câu hỏi hơi nhanh. Vui lòng chờ khoảng một phút rồi hỏi tiếp nhé. "
-    "Xin cảm ơn!"
-)
 
 
 class ZaloError(Exception):
@@ -191,25 +187,29 @@ class ZaloBot:
         self._client = client
         self._store = store
 
-    async def handle_event(self, payload: dict[str, Any]) -> None:
-        """Answer a "user_send_text" event once per msg_id; other events are ignored."""
+    async def accept(self, payload: dict[str, Any]) -> tuple[str, str] | None:
+        """Record a "user_send_text" delivery; (sender, text) the first time its msg_id is
+        seen, None for a retry or any other event. Called before the webhook is acknowledged."""
         if payload.get("event_name") != TEXT_EVENT:
-            return
+            return None
         message = payload.get("message") or {}
         sender, text = (payload.get("sender") or {}).get("id"), message.get("text")
         msg_id = message.get("msg_id")
         if not (sender and text and msg_id):
             logger.warning("Zalo text event without sender, text or msg_id: ignored")
-            return
+            return None
         if await asyncio.to_thread(self._store.first_delivery, CHANNEL, str(msg_id)):
-            await self._reply(str(sender), str(text))
+            return str(sender), str(text)
+        return None
 
-    async def _reply(self, sender: str, text: str) -> None:
-        """Rate-limit the sender, ask, and send the plain-text answer in pieces, in order."""
-        user = self._store.hash_user(CHANNEL, sender)
-        if not await asyncio.to_thread(self._store.allow, user):
-            await self._client.send_text(sender, RATE_LIMITED)
-            return
+    async def handle_event(self, payload: dict[str, Any]) -> None:
+        """Answer a "user_send_text" event once per msg_id; other events are ignored."""
+        accepted = await self.accept(payload)
+        if accepted:
+            await self.reply(*accepted)
+
+    async def reply(self, sender: str, text: str) -> None:
+        """Ask (the Asker rate-limits and logs), then send the plain-text answer in pieces."""
         try:
             answer = await asyncio.to_thread(self._asker.ask, text, f"zalo:{sender}")
         except Exception:
@@ -238,15 +238,17 @@ def zalo_router(bot: ZaloBot, settings: ZaloSettings) -> APIRouter:
         header = request.headers.get(SIGNATURE_HEADER, "")
         if not verify_signature(settings, raw, str(payload.get("timestamp", "")), header):
             raise HTTPException(401, "invalid signature")
-        background.add_task(_process, bot, payload)
+        accepted = await bot.accept(payload)  # recorded before the 200: a retry is answered once
+        if accepted:
+            background.add_task(_process, bot, *accepted)
         return {"ok": True}
 
     return router
 
 
-async def _process(bot: ZaloBot, payload: dict[str, Any]) -> None:
-    """Handle one event in the background, logging (never raising) any failure."""
+async def _process(bot: ZaloBot, sender: str, text: str) -> None:
+    """Answer one message in the background, logging (never raising) any failure."""
     try:
-        await bot.handle_event(payload)
+        await bot.reply(sender, text)
     except Exception:
-        logger.exception("Zalo event %s failed", payload.get("event_name"))
+        logger.exception("answering a Zalo message failed")

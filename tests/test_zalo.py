@@ -16,12 +16,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from bot.channels import LoggedResponder
+from prompts import template
 from bot.answer import Answer, Citation
 from bot.formatting import plain_text
 from bot.state import StateStore
 from bot.telegram_bot import APOLOGY
 from bot.zalo import (
-    RATE_LIMITED,
     ZALO_LIMIT,
     ZaloBot,
     ZaloClient,
@@ -72,7 +73,7 @@ class FixedAsker:
         self.answer, self.fail, self.delay = answer, fail, delay
         self.asked: list[tuple[str, str | None]] = []
 
-    def ask(self, question: str, conversation: str | None = None) -> Answer:
+    def ask(self, question: str, conversation: str | None = None, filters: object = None) -> Answer:
         self.asked.append((question, conversation))
         time.sleep(self.delay)
         if self.fail:
@@ -286,12 +287,13 @@ def test_long_answer_is_sent_in_ordered_pieces(
 def test_rate_limited_user_gets_a_polite_message(
     settings: ZaloSettings, store: StateStore, fake: FakeZalo
 ) -> None:
-    user = store.hash_user("zalo", SENDER)
+    """The limit lives in the responder every channel shares (`LoggedResponder`)."""
+    user = store.hash_user("zalo", f"zalo:{SENDER}")
     while store.allow(user):
         pass
     asker = FixedAsker()
-    deliver(settings, store, asker, text_event("m1", "câu hỏi"))
-    assert fake.texts() == [RATE_LIMITED]
+    deliver(settings, store, LoggedResponder(asker, store), text_event("m1", "câu hỏi"))
+    assert fake.texts() == [template("refusal.rate_limited")]
     assert asker.asked == []
 
 
