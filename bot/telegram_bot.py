@@ -29,6 +29,7 @@ from telegram.ext import (
 
 from bot.answer import Answer
 from bot.formatting import TELEGRAM_LIMIT, split_message, telegram_messages
+from prompts import template
 
 logger = logging.getLogger(__name__)
 
@@ -36,21 +37,11 @@ FeedbackHook = Callable[[str, int, bool], None]
 """`on_feedback(answer_id, user_id, helpful)`, called on the event loop: keep it quick."""
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 
-WELCOME = (
-    "Xin chào! Tôi là trợ lý hỏi đáp về sắp xếp đơn vị hành chính năm 2025 và chính quyền "
-    "địa phương 2 cấp. Câu trả lời nào cũng kèm nguồn [n] từ các văn bản đã có.\n\n"
-    "Bạn có thể hỏi trực tiếp, ví dụ: «phường Thanh Xuân Bắc giờ là phường gì?», "
-    "hoặc dùng các lệnh:\n"
-    "/diachi <đơn vị cũ> — đơn vị cũ nay thuộc đơn vị nào\n"
-    "/nhiemvu <cơ quan> — nhiệm vụ của cơ quan, đơn vị\n"
-    "/luandiem <chủ đề> — luận điểm tuyên truyền\n"
-    "/nguon — các văn bản nguồn\n"
-    "/help — hướng dẫn này"
-)
-APOLOGY = "Xin lỗi, đã có lỗi khi xử lý yêu cầu của bạn. Bạn vui lòng thử lại sau ít phút."
-THANKS = "Cảm ơn góp ý!"
-NO_DOCUMENTS = "Chưa có văn bản nào được nạp."
-DOCUMENTS_HEADER = "Các văn bản nguồn:"
+WELCOME = template("chat.welcome")
+APOLOGY = template("chat.apology")
+THANKS = template("chat.thanks")
+NO_DOCUMENTS = template("chat.no_documents")
+DOCUMENTS_HEADER = template("chat.documents_header")
 FEEDBACK_PATTERN = r"^fb:[01]:[0-9a-f]+$"
 
 
@@ -73,17 +64,17 @@ MODE_COMMANDS = (
     ModeCommand(
         "diachi",
         "{} sau sắp xếp thuộc đơn vị nào",
-        "Cách dùng: /diachi <đơn vị cũ>, ví dụ: /diachi phường Thanh Xuân Bắc",
+        template("chat.usage_diachi"),
     ),
     ModeCommand(
         "nhiemvu",
         "{} có nhiệm vụ gì",
-        "Cách dùng: /nhiemvu <cơ quan>, ví dụ: /nhiemvu Phòng Nội vụ quận Thanh Xuân",
+        template("chat.usage_nhiemvu"),
     ),
     ModeCommand(
         "luandiem",
         "luận điểm tuyên truyền về {}",
-        "Cách dùng: /luandiem <chủ đề>, ví dụ: /luandiem chính quyền địa phương 2 cấp",
+        template("chat.usage_luandiem"),
     ),
 )
 
