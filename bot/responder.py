@@ -93,7 +93,7 @@ class Responder:
         effective, hints = self._in_context(question, conversation, loaded)
         if is_off_topic(effective, hints):
             return _refusal(question, "refusal.off_topic")
-        retrieval = loaded.retriever.retrieve(effective, self.k, filters)
+        retrieval = loaded.retriever.retrieve(effective, self.k, filters, hints)
         own = [fold(loaded.index.files[d].document.number) for d in hints.doc_ids]
         mode = route(effective, hints, [n for n in own if n])
         if conversation:

@@ -82,12 +82,21 @@ class HybridRetriever:
         for i, c in enumerate(self.chunks):
             self._clauses.setdefault((c.doc_id, c.section), i)
         self._doc_of = np.array([c.doc_id for c in self.chunks])
+        self._province_of = [fold(c.province) for c in self.chunks]
+        self._type_of = np.array([fold(c.doc_type) for c in self.chunks])
         # (doc_id, section) -> chunk: the clause an answer from the units registry cites
         self.clause_chunks = {key: self.chunks[i] for key, i in self._clauses.items()}
         self.idf = syllable_idf(self.chunks)
 
-    def retrieve(self, question: str, k: int = 8, filters: Filters | None = None) -> Retrieval:
-        hints = analyze(question, self.catalog, self.registry)
+    def retrieve(
+        self,
+        question: str,
+        k: int = 8,
+        filters: Filters | None = None,
+        hints: Hints | None = None,
+    ) -> Retrieval:
+        """`hints`: the question's analysis when the caller already made it."""
+        hints = hints or analyze(question, self.catalog, self.registry)
         allowed = self._mask(filters) if filters else None
         w = self.weights
         fused: dict[int, float] = {}
@@ -126,10 +135,9 @@ class HybridRetriever:
             mask &= np.isin(self._doc_of, filters.doc_ids)
         if filters.provinces:
             wanted = {fold(p) for p in filters.provinces}
-            mask &= np.array([any(w in fold(c.province) for w in wanted) for c in self.chunks])
+            mask &= np.array([any(w in p for w in wanted) for p in self._province_of])
         if filters.doc_types:
-            wanted = {fold(t) for t in filters.doc_types}
-            mask &= np.array([fold(c.doc_type) in wanted for c in self.chunks])
+            mask &= np.isin(self._type_of, [fold(t) for t in filters.doc_types])
         return mask
 
     def _lexical(self, question: str, allowed: np.ndarray | None) -> list[int]:
