@@ -11,19 +11,24 @@ from fastapi import FastAPI, Header, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from bot.answer import Answer
 from bot.channels import LoggedResponder, StoredConversations, mount_channels, open_state
 from bot.config import Settings, load_settings
 from bot.engine import Engine
-from bot.responder import Responder
+from bot.responder import MAX_QUESTION_CHARS, Responder, group_thousands
 from index.embeddings import EmbeddingModelError
 from index.retriever import Filters
 from index.search import EmbeddingMismatch
 from index.store import IndexUnavailable
+from prompts import template
 
 STATIC = Path(__file__).parent / "static"
+# Five times the web form's 4,000 characters: even NFD-decomposed, a message users could send
+# gets the responder's polite "too long" reply; above the cap, a 422 in Vietnamese.
+QUESTION_CAP = 20_000
 
 
 class FeedbackRequest(BaseModel):
@@ -32,11 +37,24 @@ class FeedbackRequest(BaseModel):
 
 
 class AskRequest(BaseModel):
-    question: str = Field(max_length=4000, description="câu hỏi tiếng Việt, có dấu hoặc không")
+    question: str = Field(
+        description="câu hỏi tiếng Việt, có dấu hoặc không",
+        json_schema_extra={"maxLength": QUESTION_CAP},
+    )
     conversation: str | None = Field(None, max_length=200, description="mã hội thoại cho câu hỏi tiếp nối")
     documents: list[str] = Field(default_factory=list, description="chỉ tìm trong các tệp này")
     provinces: list[str] = Field(default_factory=list, description="chỉ tìm trong các tỉnh này")
     types: list[str] = Field(default_factory=list, description="loại văn bản: KẾ HOẠCH, NGHỊ QUYẾT…")
+
+    @field_validator("question")
+    @classmethod
+    def _within_cap(cls, question: str) -> str:
+        """The cap declared as maxLength, enforced here so the 422 speaks Vietnamese."""
+        if len(question) > QUESTION_CAP:
+            cap, limit = group_thousands(QUESTION_CAP), group_thousands(MAX_QUESTION_CHARS)
+            message = template("refusal.over_cap", cap=cap, limit=limit)
+            raise PydanticCustomError("string_too_long", message)
+        return question
 
 
 class DocumentInfo(BaseModel):
@@ -55,8 +73,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     engine = Engine(settings)
     live = engine.live
-    store = open_state(settings)
-    responder = LoggedResponder(Responder(engine, conversations=StoredConversations(store)), store)
+    state = open_state(settings)
+    responder = LoggedResponder(
+        Responder(engine, conversations=StoredConversations(state.shared)), state
+    )
     app = FastAPI(
         title="Trợ lý sắp xếp đơn vị hành chính",
         description="Hỏi đáp có trích dẫn về sắp xếp đơn vị hành chính năm 2025.",
@@ -80,8 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/api/feedback", status_code=204)
     def feedback(body: FeedbackRequest, request: Request) -> None:
-        user = store.hash_user("web", request.client.host if request.client else "")
-        store.feedback(body.answer_id, user, body.helpful)
+        user = state.shared.hash_user("web", request.client.host if request.client else "")
+        state.store.feedback(body.answer_id, user, body.helpful)
 
     @app.get("/api/stats")
     def stats(days: int = 30, authorization: str = Header("")) -> dict[str, Any]:
@@ -89,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expected = f"Bearer {settings.admin_token}"
         if not settings.admin_token or not hmac.compare_digest(authorization, expected):
             raise HTTPException(status_code=401, detail="cần mã quản trị")
-        return asdict(store.stats(days=days))
+        return asdict(state.store.stats(days=days))
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

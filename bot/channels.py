@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +20,11 @@ from prometheus_client import Counter, Histogram
 
 from bot.answer import Answer
 from bot.config import Settings
+from bot.inbox import Inbox, StateUnavailable
 from index.retriever import Filters
 from prompts import template
 from bot.responder import Responder
-from bot.state import StateStore
+from bot.state import SharedState, StateStore
 from bot.telegram_bot import build_application, handle_webhook_update
 from bot.zalo import ZaloBot, ZaloClient, ZaloSettings, zalo_router
 
@@ -30,12 +34,37 @@ QUESTIONS = Counter("sapxep_questions_total", "Câu hỏi đã trả lời", ["c
 LATENCY = Histogram(
     "sapxep_answer_seconds", "Thời gian trả lời", buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 )
+STATE_ERRORS = Counter(
+    "sapxep_state_errors_total", "Lỗi khi đọc/ghi trạng thái dùng chung (Redis/SQLite)", ["operation"]
+)
 
 
-def open_state(settings: Settings) -> StateStore:
-    """The SQLite store, with a salt for user ids made once per data directory."""
+@dataclass
+class State:
+    """Where the service keeps what it must not lose: `store` (SQLite: analytics, feedback) and
+    `shared` (what every worker and instance agrees on: the store itself, or Redis)."""
+
+    store: StateStore
+    shared: SharedState
+
+    def close(self) -> None:
+        if self.shared is not self.store:
+            self.shared.close()
+        self.store.close()
+
+
+def open_state(settings: Settings) -> State:
+    """The SQLite store, and Redis when SAPXEP_REDIS_URL is set. The salt of user hashes is made
+    once per data directory; with Redis the first instance's salt is everybody's."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return StateStore(settings.data_dir / "state.sqlite3", salt=_salt(settings.data_dir / "salt"))
+    salt = _salt(settings.data_dir / "salt")
+    if not settings.redis_url:
+        store = StateStore(settings.data_dir / "state.sqlite3", salt=salt)
+        return State(store, store)
+    from bot.redis_state import RedisState, connect
+
+    shared = RedisState(connect(settings.redis_url), salt=salt)
+    return State(StateStore(settings.data_dir / "state.sqlite3", salt=shared.salt), shared)
 
 
 def _salt(path: Path) -> str:
@@ -46,50 +75,74 @@ def _salt(path: Path) -> str:
 
 
 class StoredConversations:
-    """Conversation memory in the SQLite store, shared by every worker."""
+    """Conversation memory in the shared state. Memory is a convenience: when the state cannot
+    be reached the question is answered on its own."""
 
-    def __init__(self, store: StateStore):
-        self.store = store
+    def __init__(self, state: SharedState):
+        self.state = state
 
     def last(self, conversation: str) -> str | None:
-        turn = self.store.last_turn(conversation)
+        try:
+            turn = self.state.last_turn(conversation)
+        except Exception as exc:
+            _state_error("last_turn", exc)
+            return None
         return turn[0] if turn else None
 
     def remember(self, conversation: str, question: str, mode: str) -> None:
-        self.store.remember_turn(conversation, question, mode)
+        try:
+            self.state.remember_turn(conversation, question, mode)
+        except Exception as exc:
+            _state_error("remember_turn", exc)
+
+
+def _state_error(operation: str, exc: Exception) -> None:
+    STATE_ERRORS.labels(operation=operation).inc()
+    log.warning("state %s failed: %s", operation, type(exc).__name__)
 
 
 class LoggedResponder:
     """The responder as the channels use it: a per-conversation rate limit, and every question
     logged (user hashed) for officials' statistics."""
 
-    def __init__(self, responder: Responder, store: StateStore, limit: int = 20, window_s: float = 60):
+    def __init__(self, responder: Responder, state: State, limit: int = 20, window_s: float = 60):
         self.responder = responder
-        self.store = store
+        self.state = state
         self.limit = limit
         self.window_s = window_s
 
     def ask(self, question: str, conversation: str | None = None, filters: Filters | None = None) -> Answer:
         channel = conversation.split(":", 1)[0] if conversation and ":" in conversation else "web"
-        user = self.store.hash_user(channel, conversation or "ẩn danh")
-        if conversation and not self.store.allow(user, self.limit, self.window_s):
+        user = self.state.shared.hash_user(channel, conversation or "ẩn danh")
+        if conversation and not self._allowed(user):
             return Answer(question=question, answer=template("refusal.rate_limited"), refused=True)
         answer = self.responder.ask(question, conversation, filters)
-        self.store.log_question(
-            channel,
-            user,
-            question,
-            answer.mode,
-            answer.refused,
-            answer.latency_ms,
-            answer_id=f"{abs(hash((question, answer.latency_ms))):x}",
-        )
+        try:
+            self.state.store.log_question(
+                channel,
+                user,
+                question,
+                answer.mode,
+                answer.refused,
+                answer.latency_ms,
+                answer_id=f"{abs(hash((question, answer.latency_ms))):x}",
+            )
+        except Exception as exc:  # the answer matters more than its statistics
+            _state_error("log_question", exc)
         QUESTIONS.labels(channel=channel, mode=answer.mode, refused=str(answer.refused).lower()).inc()
         LATENCY.observe(answer.latency_ms / 1000)
         return answer
 
+    def _allowed(self, user: str) -> bool:
+        """The rate limit fails open: an outage of the state must not silence the assistant."""
+        try:
+            return self.state.shared.allow(user, self.limit, self.window_s)
+        except Exception as exc:
+            _state_error("allow", exc)
+            return True
 
-def telegram_router(bot: Application, settings: Settings, store: StateStore) -> APIRouter:
+
+def telegram_router(settings: Settings, inbox: Inbox) -> APIRouter:
     router = APIRouter()
 
     @router.post("/webhooks/telegram", include_in_schema=False)
@@ -100,49 +153,67 @@ def telegram_router(bot: Application, settings: Settings, store: StateStore) -> 
             raise HTTPException(status_code=403, detail="secret token không đúng")
         try:
             payload: dict[str, Any] = await request.json()
-            update_id = str(payload["update_id"])
+            update_id = str(int(payload["update_id"]))
         except (ValueError, KeyError, TypeError) as exc:
             raise HTTPException(status_code=400, detail="update không hợp lệ") from exc
-        # recorded before it is acknowledged: a retry of the same update is answered once
-        if store.first_delivery("telegram", update_id):
-            await handle_webhook_update(bot, payload)
+        await receive(inbox, "telegram", update_id, payload)
         return {"ok": True}
 
     return router
 
 
+async def receive(inbox: Inbox, channel: str, update_id: str, payload: dict[str, Any]) -> None:
+    """Record a delivery before acknowledging it; 503 (the platform retries) if it can't be."""
+    try:
+        await inbox.receive(channel, update_id, payload)
+    except StateUnavailable as exc:
+        raise HTTPException(
+            status_code=503, detail="tạm thời không ghi nhận được tin nhắn", headers={"Retry-After": "1"}
+        ) from exc
+
+
 def mount_channels(app: FastAPI, settings: Settings, responder: LoggedResponder) -> None:
-    """Add the configured channels' webhooks, and start/stop them with the app."""
-    store = responder.store
-    telegram = _telegram(settings, responder, store)
-    zalo = _zalo(settings, responder, store)
+    """Add the configured channels' webhooks, and start/stop them (and the sweeper that redoes
+    deliveries of crashed workers) with the app."""
+    state = responder.state
+    inbox = Inbox(state.shared, lease_s=settings.delivery_lease_s)
+    telegram = _telegram(settings, responder, state)
+    zalo = _zalo(settings, responder, state)
     if telegram is not None:
-        app.include_router(telegram_router(telegram, settings, store))
+        inbox.register("telegram", lambda payload: handle_webhook_update(telegram, payload))
+        app.include_router(telegram_router(settings, inbox))
     if zalo is not None:
-        app.include_router(zalo_router(zalo[0], zalo[2]))
+        inbox.register("zalo", zalo[0].handle)
+        app.include_router(zalo_router(zalo[2], lambda *a: receive(inbox, *a)))
+    app.state.inbox = inbox
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if telegram is not None:
             await telegram.initialize()
+        sweeper = asyncio.create_task(inbox.run_sweeper(max(0.5, settings.delivery_lease_s / 4)))
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await inbox.drain(timeout_s=10)
             if telegram is not None:
                 await telegram.shutdown()
             if zalo is not None:
                 await zalo[1].aclose()
-            store.close()
+            state.close()
 
     app.router.lifespan_context = lifespan
 
 
-def _telegram(settings: Settings, responder: LoggedResponder, store: StateStore) -> Application | None:
+def _telegram(settings: Settings, responder: LoggedResponder, state: State) -> Application | None:
     if not settings.telegram_bot_token:
         return None
 
     def feedback(answer_id: str, user_id: int, helpful: bool) -> None:
-        store.feedback(answer_id, store.hash_user("telegram", str(user_id)), helpful)
+        state.store.feedback(answer_id, state.shared.hash_user("telegram", str(user_id)), helpful)
 
     return build_application(
         settings.telegram_bot_token,
@@ -154,7 +225,7 @@ def _telegram(settings: Settings, responder: LoggedResponder, store: StateStore)
 
 
 def _zalo(
-    settings: Settings, responder: LoggedResponder, store: StateStore
+    settings: Settings, responder: LoggedResponder, state: State
 ) -> tuple[ZaloBot, ZaloClient, ZaloSettings] | None:
     if not settings.zalo_app_id:
         return None
@@ -167,8 +238,8 @@ def _zalo(
         api_base_url=settings.zalo_api_base_url,
         oauth_base_url=settings.zalo_oauth_base_url,
     )
-    client = ZaloClient(zalo, store)
-    return ZaloBot(responder, client, store), client, zalo
+    client = ZaloClient(zalo, state.shared)
+    return ZaloBot(responder, client), client, zalo
 
 
 def _documents(responder: LoggedResponder) -> list[str]:

@@ -288,9 +288,9 @@ def _answer_table(results: list[FileRuns]) -> Table:
 @main.command(help="Thống kê câu hỏi của người dân: nhiều nhất, bị từ chối, góp ý.")
 @click.option("--days", default=30, show_default=True, type=int)
 def stats(days: int) -> None:
-    store = open_state(load_settings())
-    s = store.stats(days=days)
-    store.close()
+    state = open_state(load_settings())
+    s = state.store.stats(days=days)
+    state.close()
     console.print(
         f"{s.total} câu hỏi trong {days} ngày, {s.unique_users} người hỏi, "
         f"{s.refused_share:.0%} bị từ chối; góp ý 👍 {s.feedback_up} · 👎 {s.feedback_down}"
@@ -312,10 +312,10 @@ def telegram() -> None:
     if not settings.telegram_bot_token:
         _fail("Chưa đặt TELEGRAM_BOT_TOKEN (xem README, mục Kênh).")
     engine = _engine()
-    store = open_state(settings)
+    state = open_state(settings)
     app = build_application(
         settings.telegram_bot_token,
-        LoggedResponder(Responder(engine, conversations=StoredConversations(store)), store),
+        LoggedResponder(Responder(engine, conversations=StoredConversations(state.shared)), state),
         base_url=settings.telegram_api_base_url,
     )
     console.print("Bot Telegram đang chạy (long polling). Dừng bằng Ctrl+C.")

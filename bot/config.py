@@ -17,6 +17,7 @@ class Settings(BaseSettings):
     llm_model: str = Field("", alias="SAPXEP_LLM_MODEL")
     llm_api_key: str = Field("", alias="SAPXEP_LLM_API_KEY")
     redis_url: str = Field("", alias="SAPXEP_REDIS_URL")
+    delivery_lease_s: float = Field(120.0, gt=0, alias="SAPXEP_DELIVERY_LEASE_S")
     admin_token: str = Field("", alias="SAPXEP_ADMIN_TOKEN")
     telegram_bot_token: str = Field("", alias="TELEGRAM_BOT_TOKEN")
     telegram_webhook_secret: str = Field("", alias="TELEGRAM_WEBHOOK_SECRET")

@@ -1,5 +1,9 @@
-"""Persistent state in one SQLite file: webhook de-duplication, rate limits, conversations,
+"""Persistent state in one SQLite file: the webhook delivery log, rate limits, conversations,
 the question log and feedback for officials' analytics, and the Zalo token store.
+
+`SharedState` is the part several instances must agree on (deliveries, rate limits,
+conversations, tokens, the salt); `StateStore` implements it for one machine and
+`bot.redis_state.RedisState` for many. Analytics always stay in the SQLite file.
 
 One `StateStore` per process (open it after forking). Inside a process one connection is shared
 by all threads behind a lock; across processes SQLite's own locking (WAL, `busy_timeout`) keeps
@@ -9,6 +13,7 @@ conversation keys (which usually embed a chat id) are hashed here.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import sqlite3
@@ -18,10 +23,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from ingest.text import fold, syllables
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 10_000
 DAY_S = 86_400.0
 
@@ -31,6 +37,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
     channel TEXT NOT NULL,
     update_id TEXT NOT NULL,
     at REAL NOT NULL,
+    payload TEXT NOT NULL DEFAULT '',
+    done INTEGER NOT NULL DEFAULT 1,
+    lease_until REAL NOT NULL DEFAULT 0,
     PRIMARY KEY (channel, update_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS deliveries_at ON deliveries (at);
@@ -73,8 +82,60 @@ CREATE TABLE IF NOT EXISTS tokens (
 );
 """
 
+_MIGRATIONS = {
+    # 1 -> 2: deliveries became a log with a payload and a lease, so a crash is redone
+    1: (
+        "ALTER TABLE deliveries ADD COLUMN payload TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE deliveries ADD COLUMN done INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE deliveries ADD COLUMN lease_until REAL NOT NULL DEFAULT 0",
+    ),
+}
+_PENDING_INDEX = "CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (done, lease_until)"
+
 # Tables `prune` trims, each with its timestamp column `at`; tokens are never pruned.
 _PRUNED = ("deliveries", "rate_hits", "turns", "questions", "feedback")
+
+
+class Claim(enum.Enum):
+    """What `claim` found: a delivery to handle now, one already answered, or one another
+    worker is handling (its lease not yet expired)."""
+
+    NEW = "new"
+    DONE = "done"
+    BUSY = "busy"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A recorded webhook delivery whose handler has not finished."""
+
+    channel: str
+    update_id: str
+    payload: str
+
+
+class SharedState(Protocol):
+    """The state every worker and instance of the service must share."""
+
+    def hash_user(self, channel: str, user_id: str) -> str: ...
+
+    def claim(self, channel: str, update_id: str, payload: str, lease_s: float) -> Claim: ...
+
+    def complete(self, channel: str, update_id: str) -> None: ...
+
+    def expired(self, lease_s: float, limit: int = 50) -> list[Delivery]: ...
+
+    def allow(self, user_hash: str, limit: int = 20, window_s: float = 60.0) -> bool: ...
+
+    def last_turn(self, conversation: str) -> tuple[str, str] | None: ...
+
+    def remember_turn(self, conversation: str, question: str, mode: str) -> None: ...
+
+    def tokens(self, name: str) -> dict[str, str] | None: ...
+
+    def save_tokens(self, name: str, tokens: dict[str, str]) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -188,13 +249,17 @@ class StateStore:
         with self._write() as db:
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 db.execute(statement)
-            row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
-            if row[0] is None:
-                db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-            elif row[0] > SCHEMA_VERSION:
+            (version,) = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            if version is not None and version > SCHEMA_VERSION:
                 raise RuntimeError(
-                    f"{self.path} has schema version {row[0]}, newer than {SCHEMA_VERSION}"
+                    f"{self.path} has schema version {version}, newer than {SCHEMA_VERSION}"
                 )
+            for step in range(version or SCHEMA_VERSION, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[step]:
+                    db.execute(statement)
+            db.execute(_PENDING_INDEX)
+            db.execute("DELETE FROM schema_version")
+            db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
 
     def _hash(self, *parts: str) -> str:
         return hashlib.sha256((self._salt + ":".join(parts)).encode("utf-8")).hexdigest()
@@ -208,14 +273,57 @@ class StateStore:
         """sha256(salt + channel + ":" + user_id), hex: the only form a user id is stored in."""
         return self._hash(channel, user_id)
 
-    def first_delivery(self, channel: str, update_id: str) -> bool:
-        """True the first time (channel, update_id) is seen, in any process; False after."""
+    def claim(self, channel: str, update_id: str, payload: str, lease_s: float) -> Claim:
+        """Record a webhook delivery with its payload before it is acknowledged.
+
+        NEW: the caller handles it and calls `complete`; its lease lets another worker redo it
+        (`expired`) if the caller dies first. DONE: answered already. BUSY: another worker
+        holds a live lease. A delivery whose lease ran out is taken over (NEW)."""
+        now = self._now()
         with self._write() as db:
             cur = db.execute(
-                "INSERT OR IGNORE INTO deliveries (channel, update_id, at) VALUES (?, ?, ?)",
-                (channel, str(update_id), self._now()),
+                "INSERT OR IGNORE INTO deliveries (channel, update_id, at, payload, done, "
+                "lease_until) VALUES (?, ?, ?, ?, 0, ?)",
+                (channel, str(update_id), now, payload, now + lease_s),
             )
-            return cur.rowcount == 1
+            if cur.rowcount == 1:
+                return Claim.NEW
+            done, lease_until = db.execute(
+                "SELECT done, lease_until FROM deliveries WHERE channel = ? AND update_id = ?",
+                (channel, str(update_id)),
+            ).fetchone()
+            if done:
+                return Claim.DONE
+            if lease_until > now:
+                return Claim.BUSY
+            db.execute(
+                "UPDATE deliveries SET lease_until = ? WHERE channel = ? AND update_id = ?",
+                (now + lease_s, channel, str(update_id)),
+            )
+            return Claim.NEW
+
+    def complete(self, channel: str, update_id: str) -> None:
+        """Mark a claimed delivery answered; its payload is dropped."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE deliveries SET done = 1, payload = '' WHERE channel = ? AND update_id = ?",
+                (channel, str(update_id)),
+            )
+
+    def expired(self, lease_s: float, limit: int = 50) -> list[Delivery]:
+        """Take over (renewing their lease) up to `limit` deliveries whose handler died."""
+        now = self._now()
+        with self._write() as db:
+            rows = db.execute(
+                "SELECT channel, update_id, payload FROM deliveries "
+                "WHERE done = 0 AND lease_until <= ? ORDER BY lease_until LIMIT ?",
+                (now, limit),
+            ).fetchall()
+            db.executemany(
+                "UPDATE deliveries SET lease_until = ? WHERE channel = ? AND update_id = ?",
+                [(now + lease_s, channel, update_id) for channel, update_id, _ in rows],
+            )
+        return [Delivery(*row) for row in rows]
 
     def allow(
         self, user_hash: str, limit: int = 20, window_s: float = 60.0, now: float | None = None

@@ -12,11 +12,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from datetime import timedelta
+from typing import Any, Protocol, TypeVar
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction
-from telegram.error import TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -43,6 +44,9 @@ THANKS = template("chat.thanks")
 NO_DOCUMENTS = template("chat.no_documents")
 DOCUMENTS_HEADER = template("chat.documents_header")
 FEEDBACK_PATTERN = r"^fb:[01]:[0-9a-f]+$"
+BACKOFF_S = (0.5, 1.0, 2.0)  # pauses between the at most four tries of one send
+MAX_RETRY_AFTER_S = 30.0  # a longer flood-control wait is cut short: the user is waiting
+T = TypeVar("T")
 
 
 class Asker(Protocol):
@@ -94,6 +98,30 @@ def feedback_keyboard(answer: str) -> InlineKeyboardMarkup:
             ]
         ]
     )
+
+
+async def with_retries(send: Callable[[], Awaitable[T]]) -> T:
+    """Call the Bot API, retrying flood control (429: wait what Telegram says, capped) and
+    server or network errors (5xx, timeouts: back off), at most `len(BACKOFF_S) + 1` tries.
+    A refused request (400, 403) is not retried; the last error is raised."""
+    for pause in (*BACKOFF_S, None):
+        try:
+            return await send()
+        except RetryAfter as exc:
+            if pause is None:
+                raise
+            wait = exc.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            logger.warning("Telegram flood control: retrying in %.1f s", seconds)
+            await asyncio.sleep(min(seconds, MAX_RETRY_AFTER_S))
+        except BadRequest:
+            raise
+        except NetworkError as exc:
+            if pause is None:
+                raise
+            logger.warning("Telegram API error (%s): retrying in %.1f s", exc.message, pause)
+            await asyncio.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 def _message(update: Update) -> Message:
@@ -151,14 +179,17 @@ class TelegramChannel:
 
     async def _reply(self, message: Message, question: str) -> None:
         """Ask the responder off the event loop; send the answer in pieces, buttons on the last."""
-        await message.reply_chat_action(ChatAction.TYPING)
+        try:
+            await message.reply_chat_action(ChatAction.TYPING)
+        except TelegramError as exc:  # only a courtesy: the answer still goes out
+            logger.info("typing indicator not sent: %s", exc.message)
         answer = await asyncio.to_thread(self.asker.ask, question, f"tg:{message.chat_id}")
         key = answer_id(question)
         logger.info("answer %s: mode=%s refused=%s", key, answer.mode, answer.refused)
         pieces = telegram_messages(answer)
         for number, piece in enumerate(pieces, 1):
             markup = feedback_keyboard(key) if number == len(pieces) else None
-            await message.reply_html(piece, reply_markup=markup)
+            await with_retries(lambda: message.reply_html(piece, reply_markup=markup))
 
 
 async def apologize(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -167,7 +198,8 @@ async def apologize(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     try:
-        await context.bot.send_message(update.effective_chat.id, APOLOGY)
+        chat = update.effective_chat.id
+        await with_retries(lambda: context.bot.send_message(chat, APOLOGY))
     except TelegramError:
         logger.exception("could not send the apology")
 

@@ -1,9 +1,10 @@
 """The Zalo Official Account channel: a thin adapter over any `Asker`.
 
-Zalo posts each event to our webhook (`zalo_router`) signed with `X-ZEvent-Signature`; we answer
-200 at once and reply in the background through the OA API (`ZaloClient.send_text`), refreshing
-the access token when Zalo calls it invalid or expired. The refresh token rotates on every
-refresh, so each new pair is persisted in the `StateStore` before it is used.
+Zalo posts each event to our webhook (`zalo_router`) signed with `X-ZEvent-Signature`; the text
+events are recorded (`bot.inbox`), acknowledged with 200, and answered in the background through
+the OA API (`ZaloClient.send_text`), refreshing the access token when Zalo calls it invalid or
+expired. The refresh token rotates on every refresh, so each new pair is persisted in the shared
+state before it is used.
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 
 from bot.formatting import plain_text, split_message
-from bot.state import StateStore
+from bot.state import SharedState
 from bot.telegram_bot import APOLOGY, Asker
 
 logger = logging.getLogger(__name__)
@@ -85,7 +87,7 @@ class ZaloClient:
     """The OA API calls the bot needs: send a text, refresh the access token."""
 
     def __init__(
-        self, settings: ZaloSettings, store: StateStore, client: httpx.AsyncClient | None = None
+        self, settings: ZaloSettings, store: SharedState, client: httpx.AsyncClient | None = None
     ) -> None:
         self._settings = settings
         self._store = store
@@ -179,34 +181,33 @@ class ZaloClient:
         return None
 
 
+def text_event(payload: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(msg_id, sender, text) of a "user_send_text" event; None for other or incomplete events."""
+    if payload.get("event_name") != TEXT_EVENT:
+        return None
+    message = payload.get("message")
+    sender = payload.get("sender")
+    if not isinstance(message, dict) or not isinstance(sender, dict):
+        return None
+    msg_id, text, user = message.get("msg_id"), message.get("text"), sender.get("id")
+    if not (msg_id and text and user) or not isinstance(text, str):
+        logger.warning("Zalo text event without sender, text or msg_id: ignored")
+        return None
+    return str(msg_id), str(user), text
+
+
 class ZaloBot:
     """Answers the OA's users through an `Asker`."""
 
-    def __init__(self, asker: Asker, client: ZaloClient, store: StateStore) -> None:
+    def __init__(self, asker: Asker, client: ZaloClient) -> None:
         self._asker = asker
         self._client = client
-        self._store = store
 
-    async def accept(self, payload: dict[str, Any]) -> tuple[str, str] | None:
-        """Record a "user_send_text" delivery; (sender, text) the first time its msg_id is
-        seen, None for a retry or any other event. Called before the webhook is acknowledged."""
-        if payload.get("event_name") != TEXT_EVENT:
-            return None
-        message = payload.get("message") or {}
-        sender, text = (payload.get("sender") or {}).get("id"), message.get("text")
-        msg_id = message.get("msg_id")
-        if not (sender and text and msg_id):
-            logger.warning("Zalo text event without sender, text or msg_id: ignored")
-            return None
-        if await asyncio.to_thread(self._store.first_delivery, CHANNEL, str(msg_id)):
-            return str(sender), str(text)
-        return None
-
-    async def handle_event(self, payload: dict[str, Any]) -> None:
-        """Answer a "user_send_text" event once per msg_id; other events are ignored."""
-        accepted = await self.accept(payload)
-        if accepted:
-            await self.reply(*accepted)
+    async def handle(self, payload: dict[str, Any]) -> None:
+        """Answer a recorded "user_send_text" event; other events are ignored."""
+        event = text_event(payload)
+        if event:
+            await self.reply(event[1], event[2])
 
     async def reply(self, sender: str, text: str) -> None:
         """Ask (the Asker rate-limits and logs), then send the plain-text answer in pieces."""
@@ -221,13 +222,17 @@ class ZaloBot:
                 break  # a gap would garble the answer: stop at the first piece not delivered
 
 
-def zalo_router(bot: ZaloBot, settings: ZaloSettings) -> APIRouter:
-    """`POST /webhooks/zalo`: 400 on bad JSON, 401 on a missing or wrong signature, else 200
-    at once with the event handled in the background."""
+Receive = Callable[[str, str, dict[str, Any]], Awaitable[None]]
+"""`receive(channel, delivery id, payload)`: records the delivery and starts its handler."""
+
+
+def zalo_router(settings: ZaloSettings, receive: Receive) -> APIRouter:
+    """`POST /webhooks/zalo`: 400 on bad JSON, 401 on a missing or wrong signature, else the text
+    event is recorded (by `receive`, keyed on msg_id, so a retry is answered once) and 200."""
     router = APIRouter()
 
     @router.post("/webhooks/zalo")
-    async def zalo_webhook(request: Request, background: BackgroundTasks) -> dict[str, bool]:
+    async def zalo_webhook(request: Request) -> dict[str, bool]:
         raw = await request.body()
         try:
             payload = json.loads(raw)
@@ -238,17 +243,9 @@ def zalo_router(bot: ZaloBot, settings: ZaloSettings) -> APIRouter:
         header = request.headers.get(SIGNATURE_HEADER, "")
         if not verify_signature(settings, raw, str(payload.get("timestamp", "")), header):
             raise HTTPException(401, "invalid signature")
-        accepted = await bot.accept(payload)  # recorded before the 200: a retry is answered once
-        if accepted:
-            background.add_task(_process, bot, *accepted)
+        event = text_event(payload)
+        if event:
+            await receive(CHANNEL, event[0], payload)
         return {"ok": True}
 
     return router
-
-
-async def _process(bot: ZaloBot, sender: str, text: str) -> None:
-    """Answer one message in the background, logging (never raising) any failure."""
-    try:
-        await bot.reply(sender, text)
-    except Exception:
-        logger.exception("answering a Zalo message failed")

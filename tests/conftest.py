@@ -85,3 +85,14 @@ def registry(index):
 
     changes = [u for f in index.files.values() for u in f.units]
     return UnitRegistry(changes, index.registry.provinces)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory):
+    """One real redis-server for the session; tests flush it before use."""
+    from redis_server import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()

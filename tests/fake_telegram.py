@@ -5,8 +5,9 @@ setWebhook, deleteWebhook and getUpdates in Telegram's {"ok": …, "result": …
 parameters sent as JSON or URL-encoded (python-telegram-bot sends forms whose non-string values
 are JSON; no file uploads). Like Telegram, sendMessage refuses (400) HTML that does not parse and
 texts over 4096 characters once parsed. Every call is recorded in `app.state.calls` as
-{"method", "params"}; `app.state.updates` is the queue getUpdates serves (honouring `offset`,
-long polling briefly).
+{"method", "params", "ok"}; `app.state.updates` is the queue getUpdates serves (honouring `offset`,
+long polling briefly). Status codes put in `app.state.faults` are answered, one each, to the next
+sendMessage calls instead of sending (429 with a retry_after of `app.state.retry_after`).
 """
 
 from __future__ import annotations
@@ -101,8 +102,19 @@ def create_app(token: str = TOKEN) -> FastAPI:
     app.state.calls = []
     app.state.updates = []
     app.state.message_ids = iter(range(1000, 10**9))
+    app.state.faults = []
+    app.state.retry_after = 1
 
     def send_message(params: dict[str, Any]) -> JSONResponse:
+        if app.state.faults:
+            code = app.state.faults.pop(0)
+            if code == 429:
+                return JSONResponse(
+                    {"ok": False, "error_code": 429, "description": "Too Many Requests",
+                     "parameters": {"retry_after": app.state.retry_after}},
+                    status_code=429,
+                )
+            return _error(code, "Internal Server Error")
         text = str(params.get("text", ""))
         if params.get("parse_mode") == "HTML":
             try:
@@ -137,12 +149,15 @@ def create_app(token: str = TOKEN) -> FastAPI:
         if bot_token != token:
             return _error(401, "Unauthorized")
         params = await _params(request)
-        app.state.calls.append({"method": method, "params": params})
+        call = {"method": method, "params": params, "ok": True}
+        app.state.calls.append(call)
         match method:
             case "getMe":
                 return _ok(BOT_USER)
             case "sendMessage":
-                return send_message(params)
+                response = send_message(params)
+                call["ok"] = response.status_code == 200
+                return response
             case "getUpdates":
                 return await get_updates(params)
             case "sendChatAction" | "answerCallbackQuery" | "setWebhook" | "deleteWebhook":

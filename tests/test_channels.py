@@ -108,12 +108,12 @@ def test_metrics_are_exposed_for_prometheus(service: str) -> None:
 
 
 def test_a_conversation_over_the_rate_limit_gets_a_polite_message(engine, tmp_path) -> None:
-    from bot.channels import LoggedResponder
+    from bot.channels import LoggedResponder, State
     from bot.responder import Responder
     from bot.state import StateStore
 
     store = StateStore(tmp_path / "state.sqlite3", salt="test")
-    limited = LoggedResponder(Responder(engine), store, limit=2, window_s=60)
+    limited = LoggedResponder(Responder(engine), State(store, store), limit=2, window_s=60)
     answers = [limited.ask("xã Tri Phương giờ thuộc xã nào", "tg:42") for _ in range(3)]
     assert [a.refused for a in answers] == [False, False, True]
     assert "đợi" in answers[2].answer

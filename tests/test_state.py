@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.state import DAY_S, StateStore
+from bot.state import DAY_S, Claim, StateStore
 
 SALT = "test-salt"
 RACE_IDS = 200
@@ -41,23 +41,17 @@ def store(db_path: Path) -> Iterator[StateStore]:
     s.close()
 
 
-def test_first_delivery_once(store: StateStore) -> None:
-    assert store.first_delivery("telegram", "1") is True
-    assert store.first_delivery("telegram", "1") is False
-    assert store.first_delivery("zalo", "1") is True
-
-
 def _race(path: str, barrier, results, reverse: bool) -> None:
     barrier.wait()  # both create the fresh file at once, too
     store = StateStore(Path(path), salt=SALT)
     ids = range(RACE_IDS)
     barrier.wait()
-    won = [i for i in (reversed(ids) if reverse else ids) if store.first_delivery("zalo", str(i))]
+    won = [i for i in (reversed(ids) if reverse else ids) if store.claim("zalo", str(i), "{}", 60) is Claim.NEW]
     store.close()
     results.put(won)
 
 
-def test_first_delivery_race_between_processes(db_path: Path) -> None:
+def test_claim_race_between_processes(db_path: Path) -> None:
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(2), ctx.Queue()
     procs = [
@@ -176,19 +170,19 @@ def test_prune_removes_old_rows(db_path: Path) -> None:
     store = StateStore(db_path, salt=SALT, clock=clock)
     user = store.hash_user("telegram", "1")
     clock.now -= 10 * DAY_S
-    store.first_delivery("telegram", "old")
+    store.claim("telegram", "old", "{}", 60)
     store.allow(user)
     store.remember_turn("old", "q", "general")
     store.log_question("telegram", user, "q", "general", False, 1.0, "a-old")
     store.feedback("a-old", user, True)
     store.save_tokens("zalo", {"refresh_token": "R"})
     clock.now += 10 * DAY_S
-    store.first_delivery("telegram", "new")
+    store.claim("telegram", "new", "{}", 60)
     store.log_question("telegram", user, "q", "general", False, 1.0, "a-new")
 
     assert store.prune(older_than_days=7) == 5
-    assert store.first_delivery("telegram", "old") is True
-    assert store.first_delivery("telegram", "new") is False
+    assert store.claim("telegram", "old", "{}", 60) is Claim.NEW
+    assert store.claim("telegram", "new", "{}", 60) is Claim.BUSY
     assert store.last_turn("old") is None
     assert store.stats(days=365).total == 1
     assert store.tokens("zalo") == {"refresh_token": "R"}
@@ -203,7 +197,7 @@ def test_concurrent_writes_from_threads(db_path: Path) -> None:
         try:
             for i in range(100):
                 user = store.hash_user("telegram", str(n))
-                store.first_delivery("telegram", f"{n}-{i}")
+                store.claim("telegram", f"{n}-{i}", "{}", 60)
                 store.allow(user, limit=1000)
                 store.log_question("telegram", user, f"câu {i}", "general", False, 1.0, f"{n}-{i}")
                 store.feedback(f"{n}-{i}", user, i % 2 == 0)
@@ -226,4 +220,21 @@ def test_concurrent_writes_from_threads(db_path: Path) -> None:
 def test_wal_mode_and_schema_version(store: StateStore, db_path: Path) -> None:
     with sqlite3.connect(db_path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+
+
+def test_a_version_1_file_is_migrated_and_its_deliveries_count_as_answered(db_path: Path) -> None:
+    with sqlite3.connect(db_path) as db:
+        db.executescript(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+            "INSERT INTO schema_version VALUES (1);"
+            "CREATE TABLE deliveries (channel TEXT NOT NULL, update_id TEXT NOT NULL, "
+            "at REAL NOT NULL, PRIMARY KEY (channel, update_id)) WITHOUT ROWID;"
+            "INSERT INTO deliveries VALUES ('telegram', '5', 1.0);"
+        )
+    store = StateStore(db_path, salt=SALT)
+    assert store.claim("telegram", "5", "{}", 60) is Claim.DONE
+    assert store.claim("telegram", "6", "{}", 60) is Claim.NEW
+    store.close()
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]

@@ -16,7 +16,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from bot.channels import LoggedResponder
+from bot.channels import LoggedResponder, State, receive
+from bot.inbox import Inbox
 from prompts import template
 from bot.answer import Answer, Citation
 from bot.formatting import plain_text
@@ -31,6 +32,7 @@ from bot.zalo import (
     verify_signature,
     zalo_router,
 )
+from bot.zalo import text_event as parse_text_event
 from fake_zalo import (
     APP_ID,
     APP_SECRET,
@@ -118,13 +120,18 @@ def store(store_path: Path) -> Iterator[StateStore]:
 
 
 def deliver(settings: ZaloSettings, store: StateStore, asker: FixedAsker, *events: dict) -> None:
-    """Hand `events` to a ZaloBot concurrently, on a fresh client."""
+    """Hand `events` to a ZaloBot through the delivery log concurrently, on a fresh client, and
+    wait for the answers."""
 
     async def scenario() -> None:
         client = ZaloClient(settings, store)
-        bot = ZaloBot(asker, client, store)
+        inbox = Inbox(store)
+        inbox.register("zalo", ZaloBot(asker, client).handle)
         try:
-            await asyncio.gather(*(bot.handle_event(event) for event in events))
+            await asyncio.gather(
+                *(inbox.receive("zalo", parse_text_event(e)[0], e) for e in events)
+            )
+            await inbox.drain(timeout_s=30)
         finally:
             await client.aclose()
 
@@ -183,8 +190,10 @@ def webhook(settings: ZaloSettings, store: StateStore, asker: FixedAsker) -> Ite
         yield
         await client.aclose()
 
+    inbox = Inbox(store)
+    inbox.register("zalo", ZaloBot(asker, client).handle)
     app = FastAPI(lifespan=lifespan)
-    app.include_router(zalo_router(ZaloBot(asker, client, store), settings))
+    app.include_router(zalo_router(settings, lambda *a: receive(inbox, *a)))
     with running(app) as url:
         yield f"{url}/webhooks/zalo"
 
@@ -292,7 +301,7 @@ def test_rate_limited_user_gets_a_polite_message(
     while store.allow(user):
         pass
     asker = FixedAsker()
-    deliver(settings, store, LoggedResponder(asker, store), text_event("m1", "câu hỏi"))
+    deliver(settings, store, LoggedResponder(asker, State(store, store)), text_event("m1", "câu hỏi"))
     assert fake.texts() == [template("refusal.rate_limited")]
     assert asker.asked == []
 
