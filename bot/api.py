@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import hmac
+import logging
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Header, HTTPException, Request, Response
+from fastapi import FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from bot.admin import admin_router
 from bot.answer import Answer
 from bot.channels import LoggedResponder, StoredConversations, mount_channels, open_state
 from bot.config import Settings, load_settings
 from bot.engine import Engine
 from bot.responder import MAX_QUESTION_CHARS, Responder, group_thousands
+from bot.security import secure_app
 from index.embeddings import EmbeddingModelError
 from index.retriever import Filters
 from index.search import EmbeddingMismatch
@@ -26,6 +29,7 @@ from index.store import IndexUnavailable
 from prompts import template
 
 STATIC = Path(__file__).parent / "static"
+log = logging.getLogger("sapxep.api")
 # Five times the web form's 4,000 characters: even NFD-decomposed, a message users could send
 # gets the responder's polite "too long" reply; above the cap, a 422 in Vietnamese.
 QUESTION_CAP = 20_000
@@ -81,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Trợ lý sắp xếp đơn vị hành chính",
         description="Hỏi đáp có trích dẫn về sắp xếp đơn vị hành chính năm 2025.",
     )
+    secure_app(app, settings)
 
     @app.get("/", include_in_schema=False)
     def home() -> FileResponse:
@@ -96,7 +101,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except (IndexUnavailable, EmbeddingMismatch, EmbeddingModelError) as exc:
             raise HTTPException(status_code=503, detail=exc.message) from exc
 
-    mount_channels(app, settings, responder)
+    def warm_up() -> None:
+        """Load the index and the model before the first user waits for them."""
+        try:
+            responder.responder.ask("xã Tri Phương giờ thuộc xã nào")
+        except (IndexUnavailable, EmbeddingMismatch, EmbeddingModelError) as exc:
+            log.warning("service started without an index: %s", exc.message)
+
+    mount_channels(app, settings, responder, warm_up)
+    app.include_router(admin_router(settings, engine))
 
     @app.post("/api/feedback", status_code=204)
     def feedback(body: FeedbackRequest, request: Request) -> None:
@@ -104,7 +117,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.store.feedback(body.answer_id, user, body.helpful)
 
     @app.get("/api/stats")
-    def stats(days: int = 30, authorization: str = Header("")) -> dict[str, Any]:
+    def stats(
+        days: int = Query(30, ge=1, le=3650, description="số ngày gần nhất"),
+        authorization: str = Header(""),
+    ) -> dict[str, Any]:
         """What residents ask (admin token: `Authorization: Bearer <SAPXEP_ADMIN_TOKEN>`)."""
         expected = f"Bearer {settings.admin_token}"
         if not settings.admin_token or not hmac.compare_digest(authorization, expected):

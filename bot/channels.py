@@ -7,7 +7,7 @@ import contextlib
 import hmac
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,9 +172,14 @@ async def receive(inbox: Inbox, channel: str, update_id: str, payload: dict[str,
         ) from exc
 
 
-def mount_channels(app: FastAPI, settings: Settings, responder: LoggedResponder) -> None:
+def mount_channels(
+    app: FastAPI,
+    settings: Settings,
+    responder: LoggedResponder,
+    warm_up: Callable[[], None] | None = None,
+) -> None:
     """Add the configured channels' webhooks, and start/stop them (and the sweeper that redoes
-    deliveries of crashed workers) with the app."""
+    deliveries of crashed workers) with the app; `warm_up` runs before the first request."""
     state = responder.state
     inbox = Inbox(state.shared, lease_s=settings.delivery_lease_s)
     telegram = _telegram(settings, responder, state)
@@ -189,6 +194,8 @@ def mount_channels(app: FastAPI, settings: Settings, responder: LoggedResponder)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if warm_up is not None:
+            await asyncio.to_thread(warm_up)
         if telegram is not None:
             await telegram.initialize()
         sweeper = asyncio.create_task(inbox.run_sweeper(max(0.5, settings.delivery_lease_s / 4)))

@@ -1,9 +1,11 @@
 """Webhook deliveries: recorded before they are acknowledged, answered once, redone after a crash.
 
 A webhook calls `Inbox.receive`; the delivery is claimed in the shared state with its payload
-and a lease, the platform gets its 200, and the handler runs in the background. When it ends
-the delivery is marked done. If the worker dies first, the lease runs out and any worker's
-sweeper (`Inbox.sweep`) takes the delivery over from its stored payload. A duplicate delivery
+and a lease, the platform gets its 200, and the handler runs in the background, renewing the
+lease while it works. When it ends the delivery is marked done. If the worker dies first, the
+lease runs out and any worker's sweeper (`Inbox.sweep`) takes the delivery over from its stored
+payload. State calls run on their own threads, never queued behind the answers (CPU-bound,
+on the default executor), so a busy worker still acknowledges at once. A duplicate delivery
 (the platform retrying, or the same update sent to two workers) finds the claim and does
 nothing. If the state cannot be reached the webhook answers 503, so the platform retries later.
 
@@ -17,13 +19,15 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from bot.state import Claim, SharedState
 
 log = logging.getLogger("sapxep.inbox")
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+T = TypeVar("T")
 COMPLETE_BACKOFF_S = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
@@ -39,6 +43,10 @@ class Inbox:
         self.lease_s = lease_s
         self._handlers: dict[str, Handler] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sapxep-inbox")
+
+    async def _call(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
 
     def register(self, channel: str, handler: Handler) -> None:
         self._handlers[channel] = handler
@@ -47,9 +55,7 @@ class Inbox:
         """Claim a delivery and start its handler if it is new; raises `StateUnavailable`."""
         body = json.dumps(payload, ensure_ascii=False)
         try:
-            claim = await asyncio.to_thread(
-                self.state.claim, channel, update_id, body, self.lease_s
-            )
+            claim = await self._call(self.state.claim, channel, update_id, body, self.lease_s)
         except Exception as exc:  # any backend failure means: not recorded, not acknowledged
             log.warning("delivery %s/%s not recorded: %s", channel, update_id, type(exc).__name__)
             raise StateUnavailable(str(exc)) from exc
@@ -59,7 +65,7 @@ class Inbox:
 
     async def sweep(self) -> int:
         """Take over deliveries whose worker died before finishing; how many were restarted."""
-        deliveries = await asyncio.to_thread(self.state.expired, self.lease_s)
+        deliveries = await self._call(self.state.expired, self.lease_s)
         for delivery in deliveries:
             if delivery.channel not in self._handlers:
                 continue
@@ -80,6 +86,7 @@ class Inbox:
         """Wait for the handlers in progress (on shutdown); the rest are redone by a sweeper."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout_s)
+        self._threads.shutdown(wait=False)
 
     def _start(self, channel: str, update_id: str, payload: dict[str, Any]) -> None:
         task = asyncio.create_task(self._handle(channel, update_id, payload))
@@ -87,17 +94,30 @@ class Inbox:
         task.add_done_callback(self._tasks.discard)
 
     async def _handle(self, channel: str, update_id: str, payload: dict[str, Any]) -> None:
+        heartbeat = asyncio.create_task(self._heartbeat(channel, update_id))
         try:
             await self._handlers[channel](payload)
         except Exception:
             log.exception("handling delivery %s/%s failed", channel, update_id)
+        finally:
+            heartbeat.cancel()
         await self._complete(channel, update_id)
+
+    async def _heartbeat(self, channel: str, update_id: str) -> None:
+        """Renew the lease every third of it while the handler runs: a slow answer under load
+        is not mistaken for a dead worker."""
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            try:
+                await self._call(self.state.renew, channel, update_id, self.lease_s)
+            except Exception as exc:
+                log.warning("lease of %s/%s not renewed: %s", channel, update_id, type(exc).__name__)
 
     async def _complete(self, channel: str, update_id: str) -> None:
         """Mark done, riding out a short outage of the state (a Redis restart)."""
         for pause in (*COMPLETE_BACKOFF_S, None):
             try:
-                await asyncio.to_thread(self.state.complete, channel, update_id)
+                await self._call(self.state.complete, channel, update_id)
                 return
             except Exception as exc:
                 if pause is None:

@@ -45,6 +45,13 @@ redis.call('ZADD', KEYS[2], now + lease, ARGV[4])
 return 'new'
 """
 
+_RENEW = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then return 0 end
+redis.call('HSET', KEYS[1], 'lease', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1
+"""
+
 _COMPLETE = """
 redis.call('HSET', KEYS[1], 'state', 'done')
 redis.call('HDEL', KEYS[1], 'payload', 'lease')
@@ -105,6 +112,7 @@ class RedisState:
         self.salt: str = client.get(PREFIX + "salt") or salt
         self._clock = clock
         self._claim = client.register_script(_CLAIM)
+        self._renew = client.register_script(_RENEW)
         self._complete = client.register_script(_COMPLETE)
         self._expired = client.register_script(_EXPIRED)
         self._allow = client.register_script(_ALLOW)
@@ -120,6 +128,11 @@ class RedisState:
         keys = [f"{PREFIX}delivery:{member}", PREFIX + "pending"]
         args = [payload, self._clock(), lease_s, member, DELIVERY_TTL_S]
         return Claim(self._claim(keys=keys, args=args))
+
+    def renew(self, channel: str, update_id: str, lease_s: float) -> None:
+        member = f"{channel}{SEP}{update_id}"
+        keys = [f"{PREFIX}delivery:{member}", PREFIX + "pending"]
+        self._renew(keys=keys, args=[member, self._clock() + lease_s])
 
     def complete(self, channel: str, update_id: str) -> None:
         member = f"{channel}{SEP}{update_id}"

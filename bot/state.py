@@ -121,6 +121,8 @@ class SharedState(Protocol):
 
     def claim(self, channel: str, update_id: str, payload: str, lease_s: float) -> Claim: ...
 
+    def renew(self, channel: str, update_id: str, lease_s: float) -> None: ...
+
     def complete(self, channel: str, update_id: str) -> None: ...
 
     def expired(self, lease_s: float, limit: int = 50) -> list[Delivery]: ...
@@ -301,6 +303,15 @@ class StateStore:
                 (now + lease_s, channel, str(update_id)),
             )
             return Claim.NEW
+
+    def renew(self, channel: str, update_id: str, lease_s: float) -> None:
+        """Extend the lease of a delivery still being handled (the handler's heartbeat)."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE deliveries SET lease_until = ? "
+                "WHERE channel = ? AND update_id = ? AND done = 0",
+                (self._now() + lease_s, channel, str(update_id)),
+            )
 
     def complete(self, channel: str, update_id: str) -> None:
         """Mark a claimed delivery answered; its payload is dropped."""

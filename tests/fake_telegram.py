@@ -5,9 +5,11 @@ setWebhook, deleteWebhook and getUpdates in Telegram's {"ok": …, "result": …
 parameters sent as JSON or URL-encoded (python-telegram-bot sends forms whose non-string values
 are JSON; no file uploads). Like Telegram, sendMessage refuses (400) HTML that does not parse and
 texts over 4096 characters once parsed. Every call is recorded in `app.state.calls` as
-{"method", "params", "ok"}; `app.state.updates` is the queue getUpdates serves (honouring `offset`,
+{"method", "params", "ok", "at"}; `app.state.updates` is the queue getUpdates serves (honouring `offset`,
 long polling briefly). Status codes put in `app.state.faults` are answered, one each, to the next
 sendMessage calls instead of sending (429 with a retry_after of `app.state.retry_after`).
+`app.state.answers` counts, per chat id, the messages sent with buttons: the last (or only)
+piece of each answer.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import html
 import json
 import re
 import time
+from collections import Counter
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -103,6 +106,7 @@ def create_app(token: str = TOKEN) -> FastAPI:
     app.state.updates = []
     app.state.message_ids = iter(range(1000, 10**9))
     app.state.faults = []
+    app.state.answers = Counter()
     app.state.retry_after = 1
 
     def send_message(params: dict[str, Any]) -> JSONResponse:
@@ -149,7 +153,7 @@ def create_app(token: str = TOKEN) -> FastAPI:
         if bot_token != token:
             return _error(401, "Unauthorized")
         params = await _params(request)
-        call = {"method": method, "params": params, "ok": True}
+        call = {"method": method, "params": params, "ok": True, "at": time.monotonic()}
         app.state.calls.append(call)
         match method:
             case "getMe":
@@ -157,6 +161,8 @@ def create_app(token: str = TOKEN) -> FastAPI:
             case "sendMessage":
                 response = send_message(params)
                 call["ok"] = response.status_code == 200
+                if call["ok"] and "reply_markup" in params:
+                    app.state.answers[int(params["chat_id"])] += 1
                 return response
             case "getUpdates":
                 return await get_updates(params)

@@ -61,7 +61,11 @@ def test_a_delivery_whose_worker_died_is_taken_over_with_its_payload(
     ]
     assert state.expired(30) == []  # the lease was renewed by the taker
     assert state.claim("telegram", "7", "{}", 30) is Claim.BUSY
-    clock.now += 31
+    clock.now += 20
+    state.renew("telegram", "7", 30)  # the handler is alive and says so
+    clock.now += 20
+    assert state.expired(30) == []
+    clock.now += 11
     assert state.claim("telegram", "7", "{}", 30) is Claim.NEW  # a retry after expiry redoes it
     state.complete("telegram", "7")
     clock.now += 31

@@ -1,0 +1,91 @@
+"""The real service as its own process (`sapxep serve`, several uvicorn workers if asked), with
+its own data directory holding a copy of the session's index."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from redis_server import free_port
+
+SAPXEP = str(Path(sys.executable).with_name("sapxep"))
+
+
+class Service:
+    def __init__(
+        self, index_root: Path, data_dir: Path, env: dict[str, str], workers: int = 1
+    ) -> None:
+        self.data_dir = data_dir
+        if not (data_dir / "index").exists():
+            shutil.copytree(index_root, data_dir / "index", ignore=shutil.ignore_patterns(".lock"))
+        self.env = {**os.environ, "SAPXEP_DATA_DIR": str(data_dir), **env}
+        self.workers = workers
+        self.port = free_port()
+        self.log = data_dir / "service.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 180) -> None:
+        command = [SAPXEP, "serve", "--port", str(self.port), "--workers", str(self.workers)]
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + timeout_s
+        while not self._healthy():
+            assert self.process.poll() is None, self.log.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "the service did not start"
+            time.sleep(0.2)
+
+    def _healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def worker_pids(self) -> list[int]:
+        """The uvicorn worker processes (children of the supervisor), or the one process."""
+        assert self.process is not None
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        pids = [int(p) for p in children.read_text().split()] if children.exists() else []
+        return [p for p in pids if "spawn_main" in _cmdline(p)] or [self.process.pid]
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no shutdown code runs."""
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+            self.process = None
+
+    def __enter__(self) -> Service:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
