@@ -8,7 +8,7 @@ DOCS   ?= $(firstword $(wildcard ../shared/corpus) $(wildcard corpus))
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install browser run test bench ingest clean
+.PHONY: install browser redis run test bench bench-load ingest clean
 
 install: $(STAMP)
 
@@ -32,11 +32,20 @@ run: ingest
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
 
-test: install browser
+# The scale-out, fault and load tests start their own Debian redis-server on a free port.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq redis-server; }
+
+test: install browser redis
 	$(PY) -m pytest -q
 
 bench: install
 	$(VENV)/bin/sapxep bench
+
+# Several workers and instances over Redis under load: 2,000 chat messages from 200 users and a
+# burst of 300 /api/ask (figures printed; sizes from SAPXEP_LOAD_USERS, _MESSAGES_PER_USER, _BURST).
+bench-load: install redis
+	$(PY) -m pytest -q -s tests/test_scaleout.py
 
 clean:
 	rm -rf $(VENV) data build *.egg-info

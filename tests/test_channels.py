@@ -13,6 +13,7 @@ from fake_telegram import create_app as fake_telegram_app
 from servers import running
 
 from bot.api import create_app
+from prompts import template
 from bot.config import Settings
 
 SECRET = "webhook-secret-for-tests"
@@ -20,10 +21,16 @@ ADMIN = "admin-token-for-tests"
 
 
 @pytest.fixture(scope="module")
-def telegram_api() -> Iterator[tuple[str, list]]:
+def telegram_app():
     app = fake_telegram_app()
     with running(app) as url:
-        yield url, app.state.calls
+        app.state.url = url
+        yield app
+
+
+@pytest.fixture(scope="module")
+def telegram_api(telegram_app) -> tuple[str, list]:
+    return telegram_app.state.url, telegram_app.state.calls
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +83,41 @@ def test_an_update_is_answered_once_even_when_delivered_twice(service: str, tele
     answers = sent_texts(calls)[before:]
     assert len(answers) == 1
     assert "Thanh Liệt" in answers[0] and "1656/NQ-UBTVQH15" in answers[0]
+
+
+def post_update(service: str, update_id: int, text: str) -> None:
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    update = message_update(update_id, text)
+    assert httpx.post(f"{service}/webhooks/telegram", json=update, headers=headers).status_code == 200
+
+
+def test_telegram_flood_control_and_server_errors_are_retried_with_backoff(
+    service: str, telegram_app
+) -> None:
+    calls = telegram_app.state.calls
+    before = len(calls)
+    telegram_app.state.faults[:] = [429, 500, 502]  # the answer goes through on the 4th try
+    started = time.monotonic()
+    post_update(service, 910, "xã Tri Phương giờ thuộc xã nào")
+    wait_for(lambda: any(c["ok"] and c["method"] == "sendMessage" for c in calls[before:]), 30)
+    sends = [c for c in calls[before:] if c["method"] == "sendMessage"]
+    assert [c["ok"] for c in sends] == [False, False, False, True]
+    assert len({c["params"]["text"] for c in sends}) == 1  # the same answer, retried
+    assert time.monotonic() - started >= 1 + 0.5 + 1.0  # retry_after 1 s, then 0.5 s, 1 s backoff
+
+
+def test_telegram_down_for_longer_than_the_retries_gets_an_apology_later(
+    service: str, telegram_app
+) -> None:
+    calls = telegram_app.state.calls
+    before = len(calls)
+    telegram_app.state.faults[:] = [503] * 4  # every try of the answer fails ...
+    post_update(service, 911, "xã Tri Phương giờ thuộc xã nào")
+    wait_for(lambda: any(c["ok"] and c["method"] == "sendMessage" for c in calls[before:]), 30)
+    sends = [c for c in calls[before:] if c["method"] == "sendMessage"]
+    assert [c["ok"] for c in sends] == [False] * 4 + [True]  # ... then the apology goes out
+    assert sends[-1]["params"]["text"] == template("chat.apology")
+    assert httpx.get(f"{service}/healthz").json()["status"] == "ok"
 
 
 def test_malformed_update_is_a_clear_400(service: str) -> None:
