@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -20,10 +22,11 @@ from bot.engine import Engine
 from bot.telegram_bot import build_application
 from bot.evaluation import AnswerSummary, SystemRun, load_items
 from bot.responder import Responder
+from bot.security import install_logging
 from index.build import IngestReport, update_index
 from index.embeddings import EmbeddingModelError
 from index.search import EmbeddingMismatch
-from index.store import IndexStore, IndexUnavailable
+from index.store import IndexStore, IndexUnavailable, IndexWriteError
 
 console = Console()
 err = Console(stderr=True)
@@ -79,7 +82,7 @@ def ingest(paths: tuple[Path, ...], prune: bool, reindex: bool) -> None:
                 on_file=lambda p: progress.update(task, advance=1, description=p.name),
                 on_embed=embedding,
             )
-        except IndexUnavailable as exc:
+        except (IndexUnavailable, IndexWriteError) as exc:
             _fail(exc.message)
     _print_report(report, time.perf_counter() - started)
     if report.index is None or not report.index.files:
@@ -160,6 +163,12 @@ def _short(text: str, limit: int = 80) -> str:
 def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # every worker writes its metrics here, so /metrics sums them whichever worker answers
+        metrics = load_settings().data_dir / "metrics"
+        shutil.rmtree(metrics, ignore_errors=True)
+        metrics.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
     uvicorn.run("bot.api:create_app", factory=True, host=host, port=port, workers=workers)
 
 
@@ -311,6 +320,7 @@ def telegram() -> None:
     settings = load_settings()
     if not settings.telegram_bot_token:
         _fail("Chưa đặt TELEGRAM_BOT_TOKEN (xem README, mục Kênh).")
+    install_logging(settings)  # httpx logs each Bot API URL, which holds the token
     engine = _engine()
     state = open_state(settings)
     app = build_application(

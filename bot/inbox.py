@@ -22,9 +22,17 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from prometheus_client import Counter
+
 from bot.state import Claim, SharedState
 
 log = logging.getLogger("sapxep.inbox")
+DELIVERIES = Counter(
+    "sapxep_deliveries_total",
+    "Tin nhắn webhook: new (trả lời), duplicate (gửi lại, bỏ qua), redone (làm lại sau sự cố), "
+    "unrecorded (không ghi được, trả 503 để nền tảng gửi lại)",
+    ["channel", "outcome"],
+)
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 T = TypeVar("T")
@@ -58,9 +66,12 @@ class Inbox:
             claim = await self._call(self.state.claim, channel, update_id, body, self.lease_s)
         except Exception as exc:  # any backend failure means: not recorded, not acknowledged
             log.warning("delivery %s/%s not recorded: %s", channel, update_id, type(exc).__name__)
+            DELIVERIES.labels(channel=channel, outcome="unrecorded").inc()
             raise StateUnavailable(str(exc)) from exc
         if claim is Claim.NEW:
             self._start(channel, update_id, payload)
+        outcome = "new" if claim is Claim.NEW else "duplicate"
+        DELIVERIES.labels(channel=channel, outcome=outcome).inc()
         return claim
 
     async def sweep(self) -> int:
@@ -70,6 +81,7 @@ class Inbox:
             if delivery.channel not in self._handlers:
                 continue
             log.warning("redoing delivery %s/%s", delivery.channel, delivery.update_id)
+            DELIVERIES.labels(channel=delivery.channel, outcome="redone").inc()
             self._start(delivery.channel, delivery.update_id, json.loads(delivery.payload))
         return len(deliveries)
 

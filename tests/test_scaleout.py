@@ -114,6 +114,19 @@ def test_duplicate_deliveries_across_workers_and_instances_are_answered_once(
     time.sleep(1.0)  # a duplicate would arrive by now
     counts = replies(calls)
     assert {chat: counts[chat] for chat in chats} == dict.fromkeys(chats, 1)
+    # /metrics of the two-worker instance sums both workers: 3 copies of 40 updates reached A
+    outcomes = deliveries_metric(httpx.get(f"{a.url}/metrics").text)
+    assert sum(outcomes.values()) == 120 and outcomes["duplicate"] >= 80
+
+
+def deliveries_metric(text: str) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("sapxep_deliveries_total{"):
+            labels, value = line.rsplit(" ", 1)
+            outcome = labels.split('outcome="', 1)[1].split('"', 1)[0]
+            found[outcome] = found.get(outcome, 0) + float(value)
+    return found
 
 
 def test_a_follow_up_and_the_rate_limit_span_instances(instances, telegram_api) -> None:
