@@ -14,19 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
-from telegram.ext import Application
-
 from prometheus_client import Counter, Histogram
+from telegram.ext import Application
 
 from bot.answer import Answer
 from bot.config import Settings
 from bot.inbox import Inbox, StateUnavailable
-from index.retriever import Filters
-from prompts import template
 from bot.responder import Responder
 from bot.state import SharedState, StateStore
 from bot.telegram_bot import build_application, handle_webhook_update
 from bot.zalo import ZaloBot, ZaloClient, ZaloSettings, zalo_router
+from index.retriever import Filters
+from prompts import template
 
 log = logging.getLogger("sapxep.channels")
 
@@ -84,7 +83,7 @@ class StoredConversations:
     def last(self, conversation: str) -> str | None:
         try:
             turn = self.state.last_turn(conversation)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (any backend's failure)
             _state_error("last_turn", exc)
             return None
         return turn[0] if turn else None
@@ -92,7 +91,7 @@ class StoredConversations:
     def remember(self, conversation: str, question: str, mode: str) -> None:
         try:
             self.state.remember_turn(conversation, question, mode)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (any backend's failure)
             _state_error("remember_turn", exc)
 
 
@@ -127,7 +126,7 @@ class LoggedResponder:
                 answer.latency_ms,
                 answer_id=f"{abs(hash((question, answer.latency_ms))):x}",
             )
-        except Exception as exc:  # the answer matters more than its statistics
+        except Exception as exc:  # noqa: BLE001 — the answer matters more than its statistics
             _state_error("log_question", exc)
         QUESTIONS.labels(channel=channel, mode=answer.mode, refused=str(answer.refused).lower()).inc()
         LATENCY.observe(answer.latency_ms / 1000)
@@ -137,7 +136,7 @@ class LoggedResponder:
         """The rate limit fails open: an outage of the state must not silence the assistant."""
         try:
             return self.state.shared.allow(user, self.limit, self.window_s)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (any backend's failure)
             _state_error("allow", exc)
             return True
 

@@ -64,7 +64,7 @@ class Inbox:
         body = json.dumps(payload, ensure_ascii=False)
         try:
             claim = await self._call(self.state.claim, channel, update_id, body, self.lease_s)
-        except Exception as exc:  # any backend failure means: not recorded, not acknowledged
+        except Exception as exc:
             log.warning("delivery %s/%s not recorded: %s", channel, update_id, type(exc).__name__)
             DELIVERIES.labels(channel=channel, outcome="unrecorded").inc()
             raise StateUnavailable(str(exc)) from exc
@@ -91,7 +91,7 @@ class Inbox:
             await asyncio.sleep(interval_s)
             try:
                 await self.sweep()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 (any backend's failure)
                 log.warning("sweep failed: %s", type(exc).__name__)
 
     async def drain(self, timeout_s: float) -> None:
@@ -122,7 +122,7 @@ class Inbox:
             await asyncio.sleep(self.lease_s / 3)
             try:
                 await self._call(self.state.renew, channel, update_id, self.lease_s)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 (any backend's failure)
                 log.warning("lease of %s/%s not renewed: %s", channel, update_id, type(exc).__name__)
 
     async def _complete(self, channel: str, update_id: str) -> None:
@@ -131,7 +131,7 @@ class Inbox:
             try:
                 await self._call(self.state.complete, channel, update_id)
                 return
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 (any backend's failure)
                 if pause is None:
                     log.error("delivery %s/%s answered but not marked done: %s",
                               channel, update_id, type(exc).__name__)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -189,7 +190,7 @@ class TelegramChannel:
         pieces = telegram_messages(answer)
         for number, piece in enumerate(pieces, 1):
             markup = feedback_keyboard(key) if number == len(pieces) else None
-            await with_retries(lambda: message.reply_html(piece, reply_markup=markup))
+            await with_retries(partial(message.reply_html, piece, reply_markup=markup))
 
 
 async def apologize(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -96,3 +96,21 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def telegram_app():
+    """A fake Telegram Bot API on 127.0.0.1 for the module; its base URL in `app.state.url`."""
+    from fake_telegram import create_app
+    from servers import running
+
+    app = create_app()
+    with running(app) as url:
+        app.state.url = url
+        yield app
+
+
+@pytest.fixture(scope="module")
+def telegram_api(telegram_app) -> tuple[str, list]:
+    """(base URL, the calls it received) of the module's fake Telegram Bot API."""
+    return telegram_app.state.url, telegram_app.state.calls

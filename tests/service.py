@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from redis_server import free_port
 
 SAPXEP = str(Path(sys.executable).with_name("sapxep"))
@@ -75,13 +74,6 @@ class Service:
             except subprocess.TimeoutExpired:
                 self.kill()
             self.process = None
-
-    def __enter__(self) -> Service:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _cmdline(pid: int) -> str:

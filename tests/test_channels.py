@@ -9,28 +9,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from fake_telegram import TOKEN, message_update
-from fake_telegram import create_app as fake_telegram_app
 from servers import running
 
 from bot.api import create_app
-from prompts import template
 from bot.config import Settings
+from prompts import template
 
 SECRET = "webhook-secret-for-tests"
 ADMIN = "admin-token-for-tests"
-
-
-@pytest.fixture(scope="module")
-def telegram_app():
-    app = fake_telegram_app()
-    with running(app) as url:
-        app.state.url = url
-        yield app
-
-
-@pytest.fixture(scope="module")
-def telegram_api(telegram_app) -> tuple[str, list]:
-    return telegram_app.state.url, telegram_app.state.calls
 
 
 @pytest.fixture(scope="module")

@@ -24,8 +24,6 @@ import httpx
 import pytest
 from conftest import EVAL, read_jsonl
 from fake_telegram import TOKEN, message_update
-from fake_telegram import create_app as fake_telegram_app
-from servers import running
 from service import Service
 from telegram_sender import SECRET, Deliveries, deliver, replies, wait_for_replies
 
@@ -37,19 +35,6 @@ LOAD_MESSAGES_PER_USER = int(os.environ.get("SAPXEP_LOAD_MESSAGES_PER_USER", "10
 BURST = int(os.environ.get("SAPXEP_LOAD_BURST", "300"))
 QUESTIONS = [item["question"] for item in read_jsonl(EVAL / "ward_dev.jsonl")]
 UPDATE_IDS = itertools.count(500_000)
-
-
-@pytest.fixture(scope="module")
-def telegram_app():
-    app = fake_telegram_app()
-    with running(app) as url:
-        app.state.url = url
-        yield app
-
-
-@pytest.fixture(scope="module")
-def telegram_api(telegram_app) -> tuple[str, list]:
-    return telegram_app.state.url, telegram_app.state.calls
 
 
 @pytest.fixture(scope="module")
@@ -253,7 +238,7 @@ def test_a_redis_restart_mid_run_loses_no_acknowledged_update(
 def test_updates_of_a_killed_instance_are_answered_by_another(
     instances, telegram_api, capsys
 ) -> None:
-    a, b = instances
+    _, b = instances
     _, calls = telegram_api
     chats = range(40_000, 40_030)
     seen = Deliveries()
