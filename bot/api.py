@@ -133,7 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         user = state.shared.hash_user("web", request.client.host if request.client else "")
         state.store.feedback(body.answer_id, user, body.helpful)
 
-    @app.get("/api/stats")
+    @app.get("/api/stats", responses={401: {"description": "thiếu hoặc sai mã quản trị"}})
     def stats(
         days: int = Query(30, ge=1, le=3650, description="số ngày gần nhất"),
         authorization: str = Header(""),

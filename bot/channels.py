@@ -120,7 +120,7 @@ class LoggedResponder:
             self.state.store.log_question(
                 channel,
                 user,
-                question,
+                answer.question,
                 answer.mode,
                 answer.refused,
                 answer.latency_ms,
@@ -153,7 +153,7 @@ def telegram_router(settings: Settings, inbox: Inbox) -> APIRouter:
         try:
             payload: dict[str, Any] = await request.json()
             update_id = str(int(payload["update_id"]))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
             raise HTTPException(status_code=400, detail="update không hợp lệ") from exc
         await receive(inbox, "telegram", update_id, payload)
         return {"ok": True}

@@ -61,7 +61,7 @@ class Inbox:
 
     async def receive(self, channel: str, update_id: str, payload: dict[str, Any]) -> Claim:
         """Claim a delivery and start its handler if it is new; raises `StateUnavailable`."""
-        body = json.dumps(payload, ensure_ascii=False)
+        body = json.dumps(payload)  # ASCII: a lone surrogate in a message can still be stored
         try:
             claim = await self._call(self.state.claim, channel, update_id, body, self.lease_s)
         except Exception as exc:

@@ -83,10 +83,9 @@ class Responder:
         return answer
 
     def _answer(self, question: str, conversation: str | None, filters: Filters | None) -> Answer:
-        if not question:
-            return _refusal(question, "refusal.empty")
-        if len(question) > MAX_QUESTION_CHARS:
-            return _refusal(question, "refusal.too_long")
+        unreadable = _unreadable(question)
+        if unreadable is not None:
+            return unreadable
         if is_injection(question):
             return _refusal(question, "refusal.injection")
         loaded = self.engine.load()
@@ -159,6 +158,25 @@ class Responder:
 
 def _refusal(question: str, key: str) -> Answer:
     return Answer(question=question, answer=template(key), refused=True, mode="general")
+
+
+def _unreadable(question: str) -> Answer | None:
+    """The input guard, before any retrieval (so hostile input costs one pass over the text):
+    a (normalised) question over the limit gets its length and the limit, one with no letter
+    or digit (empty, whitespace, punctuation, emoji) is asked again; None lets it through."""
+    if len(question) > MAX_QUESTION_CHARS:
+        length, limit = group_thousands(len(question)), group_thousands(MAX_QUESTION_CHARS)
+        size = template("refusal.too_long_size", length=length, limit=limit)
+        text = f"{template('refusal.too_long')} {size}"
+        return Answer(question=question, answer=text, refused=True)
+    if not any(c.isalnum() for c in question):
+        return _refusal(question, "refusal.empty")
+    return None
+
+
+def group_thousands(n: int) -> str:
+    """12345 -> "12.345", the Vietnamese grouping."""
+    return f"{n:,}".replace(",", ".")
 
 
 def _in_provinces(hints: Hints):

@@ -12,6 +12,7 @@ import unicodedata
 TONE_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
 _COMBINING = re.compile(r"[\u0300-\u036f]")
 _WORD = re.compile(r"[^\W\d_]+")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Old-style placement ("hòa", "thủy", "khỏe"), the one most of the corpus uses.
 _OPEN_PAIRS = ("oa", "oe", "uy")
@@ -44,8 +45,11 @@ def nfc(text: str) -> str:
 
 
 def normalize(text: str) -> str:
-    """NFC + one tone-mark placement + tidy whitespace; the canonical form of any text."""
-    text = nfc(text).replace("\r\n", "\n").replace("\r", "\n")
+    """NFC + one tone-mark placement + tidy whitespace; the canonical form of any text.
+
+    A lone UTF-16 surrogate (JSON may escape one: "\\ud800") becomes U+FFFD, since no UTF-8
+    encoder (HTTP response, SQLite) accepts it."""
+    text = nfc(_LONE_SURROGATE.sub("\ufffd", text)).replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace("\u00a0", " ").replace("\u200b", "").replace("\ufeff", "")
     text = place_tone_marks(text)
     text = re.sub(r"[ \t]+", " ", text)

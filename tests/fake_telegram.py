@@ -120,6 +120,8 @@ def create_app(token: str = TOKEN) -> FastAPI:
                 )
             return _error(code, "Internal Server Error")
         text = str(params.get("text", ""))
+        if not str(params.get("chat_id", "")).lstrip("-").isdigit():
+            return _error(400, "Bad Request: chat not found")
         if params.get("parse_mode") == "HTML":
             try:
                 text = parse_html(text)
