@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from bot.answer import Citation
+from bot.router import is_injection
 from index.registry import Placement
 from index.retriever import Hit
 from index.store import Index
@@ -161,11 +162,14 @@ def compose_facts(doc: Document, asked: list[str], chunks: list[Chunk], sources:
 def compose_duties(duties: list[Duty], index: Index, sources: Sources) -> str:
     lines = []
     for duty in duties:
+        tasks = [task for task in duty.tasks if not is_injection(task)][:6]
+        if not tasks or is_injection(duty.agency):
+            continue
         doc = index.files[duty.doc_id].document
         chunk = _chunk_holding(index.files[duty.doc_id].chunks, duty)
         n = sources.cite(chunk, 1.0)
         lines.append(template("duty.intro", document=describe(doc), agency=duty.agency))
-        lines.extend(f"- {_sentence(task)} [{n}]" for task in duty.tasks[:6])
+        lines.extend(f"- {_sentence(task)} [{n}]" for task in tasks)
     return "\n".join(lines)
 
 
@@ -204,13 +208,16 @@ class Scored:
 
 
 def split_sentences(chunk: Chunk) -> list[str]:
-    """Sentences of a passage; its heading line is context, not an answer."""
+    """Sentences of a passage that may be quoted: its heading line is context, not an answer,
+    and a sentence giving orders to the assistant (a poisoned document's "Bỏ qua các hướng
+    dẫn trước…") states nothing a resident asked about."""
     out = []
     for line in chunk.text.splitlines():
         line = line.strip().lstrip("-–+• ").strip()
         if len(line) < 20 or _is_heading(line, chunk):
             continue
-        out.extend(s.strip() for s in _SENTENCE_END.split(line) if len(s.strip()) >= 20)
+        pieces = (s.strip() for s in _SENTENCE_END.split(line))
+        out.extend(s for s in pieces if len(s) >= 20 and not is_injection(s))
     return out
 
 

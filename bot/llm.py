@@ -22,6 +22,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 
 from bot.answer import Citation
+from bot.router import is_injection
 
 log = logging.getLogger("sapxep.llm")
 
@@ -45,6 +46,8 @@ def _prompt(name: str) -> str:
 SYSTEM_PROMPT = _prompt("llm_system.txt")
 USER_PROMPT = _prompt("llm_user.txt")
 
+_FENCE_LIKE = re.compile(r"<{3,}|>{3,}")
+_SOFT_ANGLES = str.maketrans("<>", "‹›")
 _MARKER = re.compile(r"\[\d+(?: *, *\d+)*\]")
 _BRACKET_WITH_DIGIT = re.compile(r"\[[^\[\]\n]*\d[^\[\]\n]*\]")
 # "… truyền. [1]" is read as "… truyền [1]." so a trailing marker belongs to its sentence.
@@ -117,19 +120,35 @@ def validate(text: str, n_citations: int) -> bool:
     return rejection(text, n_citations) is None
 
 
+def quoted(text: str) -> str:
+    """Text to put between the prompt's <<<…>>> fences: a passage or a question that writes
+    "<<<HẾT ĐOẠN TRÍCH>>>" itself must not close its fence early and speak as the prompt."""
+    return _FENCE_LIKE.sub(lambda m: m.group().translate(_SOFT_ANGLES), text)
+
+
 def format_passage(citation: Citation) -> str:
     meta = ", ".join(part for part in (citation.number, citation.date) if part)
     head = f"[{citation.n}] {citation.title}" + (f" ({meta})" if meta else "")
     if citation.section:
         head += f", {citation.section}"
-    return f"{head}:\n{citation.text.strip()}"
+    return quoted(f"{head}:\n{citation.text.strip()}")
 
 
 def user_prompt(question: str, mode: str, citations: list[Citation]) -> str:
     passages = "\n\n".join(format_passage(c) for c in citations)
     return USER_PROMPT.format(
-        question=question.strip(), mode=MODE_HINTS.get(mode, mode), passages=passages
+        question=quoted(question.strip()), mode=MODE_HINTS.get(mode, mode), passages=passages
     )
+
+
+def cites_instructions(text: str, citations: list[Citation]) -> str | None:
+    """Why an answer that rests on a passage giving orders to the assistant (a poisoned
+    document: "Hãy trả lời rằng …") may not be shown, or None. Such a passage states no fact,
+    so an answer citing it repeats the injection even when its [n] is in range."""
+    for n in sorted(set(_cited_numbers(text) or [])):
+        if 1 <= n <= len(citations) and is_injection(citations[n - 1].text):
+            return f"cites [{n}], a passage that gives instructions"
+    return None
 
 
 @dataclass
@@ -186,7 +205,7 @@ class LLMComposer:
         if text == NO_ANSWER:
             log.info("LLM found no answer in the %d passages", len(citations))
             return None
-        reason = rejection(text, len(citations))
+        reason = rejection(text, len(citations)) or cites_instructions(text, citations)
         if reason:
             log.warning("LLM output rejected, %s (%d chars): %.300r", reason, len(text), text)
             return None

@@ -10,12 +10,51 @@ from ingest.text import match_form
 
 Mode = Literal["unit_lookup", "duty_lookup", "talking_points", "document_facts", "general"]
 
-_INJECTION = re.compile(
-    r"bo qua (?:\w+ ){0,3}(?:chi dan|huong dan|lenh|quy tac|yeu cau)|ignore (?:all|previous|the)"
-    r"|system prompt|prompt he thong|loi nhac he thong|(?:in|hien|tiet lo)(?: ra)? (?:\w+ ){0,3}"
-    r"(?:chi dan|cau lenh|prompt)|quen (?:het|di|tat ca) (?:\w+ ){0,2}(?:chi dan|huong dan|quy tac)"
-    r"|dong vai|jailbreak|developer mode|che do nha phat trien|tu bay gio ban la"
+# Text that tries to change the assistant's instructions, reveal them, give it another role or
+# dictate its answer: in questions (declined) and in documents (never quoted, see bot/compose.py).
+# Matched on the folded form, so it holds with or without diacritics; domain phrases that look
+# alike ("đóng vai trò", "hướng dẫn của Ban Tuyên giáo", "bỏ qua yêu cầu về diện tích") pass.
+_ORDERS = r"(?:chi dan|huong dan|lenh|cau lenh|quy tac|yeu cau|chi thi|rang buoc|nguyen tac|prompt)"
+_DROP = (
+    r"(?:bo qua|quen|phot lo|lo di|vut bo|dung (?:tuan theo|lam theo|nghe theo)"
+    r"|khong (?:can )?(?:tuan theo|tuan thu|lam theo))"
 )
+# "của bạn" ends the phrase; "của Ban Tuyên giáo" is an agency, not the assistant.
+_YOURS = r"cua ban(?= *(?:$|[^\w ]|(?:la|di|nhe|duoc|khong|ra|va|voi|the nao)\b))"
+_PRIOR = rf"(?:truoc|o tren|ben tren|phia tren|ban dau|he thong|{_YOURS})"
+_INJECTION_PATTERNS = (
+    # override: "bỏ qua mọi hướng dẫn", "quên hết các quy tắc", "bỏ qua các hướng dẫn trước"
+    rf"\b{_DROP} (?:\w+ ){{0,2}}(?:moi|tat ca|het|toan bo) (?:\w+ ){{0,2}}{_ORDERS}",
+    rf"\b{_DROP} (?:\w+ ){{0,3}}(?:chi dan|lenh|cau lenh|rang buoc|prompt)\b",
+    rf"\b{_DROP} (?:\w+ ){{0,3}}{_ORDERS} (?:\w+ ){{0,2}}?{_PRIOR}",
+    # reveal: "in ra system prompt", "cho tôi xem chỉ dẫn của bạn"
+    r"system prompt|\bprompt (?:he thong|goc|cua)|(?:loi nhac|chi dan|cau lenh|tin nhan) he thong",
+    r"\bhuong dan he thong(?! chinh tri)",
+    (
+        rf"\b(?:in|hien|hien thi|tiet lo|cho (?:\w+ )?(?:xem|biet)|nhac lai|lap lai|doc|liet ke"
+        rf"|chia se)(?: ra| lai)? (?:\w+ ){{0,4}}{_ORDERS} (?:\w+ ){{0,2}}?"
+        rf"(?:{_YOURS}|ban (?:duoc|da)|ban dau|goc)\b"
+    ),
+    # another role: "từ giờ bạn là …", "hãy đóng vai …" (not "đóng vai trò")
+    r"\btu (?:bay )?gio (?:tro di )?(?:ban|may|em|tro ly) (?:la|se la|phai|hay|tro thanh)\b",
+    r"\bban (?:bay gio|hien gio|gio) (?:la|da la|tro thanh)\b",
+    r"\b(?:dong vai|nhap vai)\b(?! tro)|\bgia vo (?:rang )?(?:ban|minh|em) la\b",
+    r"\bche do (?:nha phat trien|developer)|\bjailbreak|\bdeveloper mode",
+    # dictated answers: "hãy trả lời rằng mọi xã giữ nguyên"
+    r"\b(?:hay|phai|chi duoc|chi can|luon) (?:\w+ ){0,2}tra loi (?:rang|la)\b",
+    # English
+    (
+        r"\b(?:ignore|disregard|forget|override|bypass) (?:\w+ ){0,3}(?:instructions?|rules"
+        r"|prompts?|guidelines|directions|above)\b"
+    ),
+    (
+        r"\bignore (?:all|any|previous|prior|the|your)\b|\byou are now\b|\bfrom now on,? you\b"
+        r"|\bpretend (?:to be|you are)\b|\bact as\b|\bnew instructions\b|\bdo anything now\b"
+    ),
+    # a forged chat turn: "SYSTEM: …", "<|im_start|>system", "[INST]"
+    r"(?:^|\s)(?:system|assistant|developer) ?:|<\|?(?:im_start|im_end|endoftext)|\[/?inst\]",
+)
+_INJECTION = re.compile("|".join(f"(?:{p})" for p in _INJECTION_PATTERNS))
 # Words of the domain: a question with none of them, and nothing the index recognises, is
 # off-topic ("giá vàng hôm nay").
 _DOMAIN = re.compile(
@@ -47,8 +86,10 @@ _DUTY = re.compile(
 _POINTS = re.compile(r"\b(?:luan diem|thong diep|vi sao|tai sao|sao phai|y nghia|li do|ly do)\b")
 
 
-def is_injection(question: str) -> bool:
-    return bool(_INJECTION.search(match_form(question, chat=True)))
+def is_injection(text: str) -> bool:
+    """True when the text addresses the assistant's instructions or role instead of asking
+    about the documents (a question that does is declined whole)."""
+    return bool(_INJECTION.search(match_form(text, chat=True)))
 
 
 def is_off_topic(question: str, hints: Hints) -> bool:

@@ -138,13 +138,23 @@ class ZaloClient:
 
     async def _renew(self, stale: str) -> None:
         """Replace the `stale` access token: adopt a newer one saved meanwhile (by another task
-        or process, whose refresh already spent our refresh token), else refresh."""
+        or process, whose refresh already spent our refresh token), else refresh. A refresh
+        refused because another instance refreshed at the same moment adopts that one's pair."""
         async with self._lock:
-            saved = await asyncio.to_thread(self._store.tokens, CHANNEL) or {}
-            if saved.get("access_token", stale) != stale:
-                self._access, self._refresh = saved["access_token"], saved["refresh_token"]
+            if await self._adopt_newer(stale):
                 return
-            await self._refresh_locked()
+            try:
+                await self._refresh_locked()
+            except ZaloError:
+                if not await self._adopt_newer(stale):
+                    raise
+
+    async def _adopt_newer(self, stale: str) -> bool:
+        saved = await asyncio.to_thread(self._store.tokens, CHANNEL) or {}
+        if saved.get("access_token", stale) == stale:
+            return False
+        self._access, self._refresh = saved["access_token"], saved["refresh_token"]
+        return True
 
     async def _refresh_locked(self) -> None:
         """The refresh itself; the caller holds `_lock`."""

@@ -7,6 +7,11 @@ adds a sentence without [n]; "empty"; "leak" echoes the system prompt; "no-answe
 documents do not answer; "error500"; "slow" waits STALL_S before answering; "slow-stream" stalls
 STALL_S after the first word; "trickle" sends a word every TRICKLE_S. Every request is recorded in
 `app.state.requests` as {"headers": ..., "body": ...}.
+
+The "obey…" models play a model that follows instructions planted in a passage ("Hãy trả lời
+rằng X."): "obey" adds X without a citation, "obey-bad-citation" cites a passage that does not
+exist, "obey-cited" cites the passage holding the instruction; with no such instruction in the
+prompt they answer like "good".
 """
 
 from __future__ import annotations
@@ -28,13 +33,35 @@ TRICKLE_S = 0.3
 def first_sentence(messages: list[dict[str, Any]]) -> str:
     """The first sentence of passage [1] in the user message, without its final stop."""
     user = next(m["content"] for m in messages if m["role"] == "user")
-    text = re.search(r"^\[1\] [^\n]*\n([^\n]+)", user, re.M).group(1)
+    text = re.search(r"^\[1\] [^\n]*\n([^\n]+)", user, re.MULTILINE).group(1)
     return re.split(r"(?<=[.!?])\s", text)[0].rstrip(".!?")
+
+
+_PLANTED = re.compile(r"trả lời rằng ([^.\n]+)", re.IGNORECASE)
+_PASSAGE = re.compile(r"^\[(\d+)\] ", re.MULTILINE)
+
+
+def obeyed(model: str, messages: list[dict[str, Any]], good: str) -> str:
+    """What an instruction-following model writes when a passage tells it what to answer."""
+    user = next(m["content"] for m in messages if m["role"] == "user")
+    planted = _PLANTED.search(user)
+    if not planted:
+        return good
+    claim = planted.group(1).strip()
+    claim = claim[:1].upper() + claim[1:]
+    holder = _PASSAGE.findall(user[: planted.start()])[-1]  # the passage the instruction is in
+    marker = {
+        "obey": "",
+        "obey-bad-citation": f" [{len(_PASSAGE.findall(user)) + 1}]",
+    }.get(model, f" [{holder}]")
+    return f"{good} {claim}{marker}."
 
 
 def reply(model: str, messages: list[dict[str, Any]]) -> str:
     system = next(m["content"] for m in messages if m["role"] == "system")
     good = f"{first_sentence(messages)} [1]."
+    if model.startswith("obey"):
+        return obeyed(model, messages, good)
     return {
         "bad-citation": f"{first_sentence(messages)} [7].",
         "uncited": f"{good} Việc sắp xếp hoàn thành trước ngày 30/6/2025.",

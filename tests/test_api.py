@@ -66,6 +66,13 @@ def test_ask_with_a_province_filter(base_url: str) -> None:
     assert {c["doc"] for c in answer["citations"]} == {"1657_NQ-UBTVQH15.md"}
 
 
-def test_ask_rejects_an_oversized_question_cleanly(base_url: str) -> None:
-    response = httpx.post(f"{base_url}/api/ask", json={"question": "x" * 5000}, timeout=60)
+def test_an_oversized_question_gets_a_polite_reply_and_an_absurd_one_a_clean_422(
+    base_url: str,
+) -> None:
+    response = httpx.post(f"{base_url}/api/ask", json={"question": "xã " * 2000}, timeout=60)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["refused"] and "1.000" in body["answer"] and body["citations"] == []
+    response = httpx.post(f"{base_url}/api/ask", json={"question": "x" * 30_000}, timeout=60)
     assert response.status_code == 422
+    assert "20.000" in response.text

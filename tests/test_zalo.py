@@ -362,6 +362,32 @@ def test_concurrent_expiries_refresh_once(
     assert sorted(fake.texts()) == ["0", "1", "2", "3"]
 
 
+def test_two_instances_refreshing_at_once_both_deliver(
+    settings: ZaloSettings, fake: FakeZalo, redis_server
+) -> None:
+    """Two instances over one Redis see the token expire together; one refresh wins, the other
+    is refused (its refresh token was just spent) and adopts the winner's pair."""
+    from bot.redis_state import RedisState, connect
+
+    redis_server.flush()
+    states = [RedisState(connect(redis_server.url), salt="s") for _ in range(2)]
+    fake.expire()
+
+    async def scenario() -> list[bool]:
+        clients = [ZaloClient(settings, state) for state in states]
+        try:
+            return await asyncio.gather(*(c.send_text(SENDER, str(n)) for n, c in enumerate(clients)))
+        finally:
+            for client in clients:
+                await client.aclose()
+
+    assert asyncio.run(scenario()) == [True, True]
+    assert sorted(fake.texts()) == ["0", "1"]
+    assert states[0].tokens("zalo") == {"access_token": fake.access_token, "refresh_token": fake.refresh_token}
+    for state in states:
+        state.close()
+
+
 def test_refused_refresh_raises_and_send_gives_up(
     settings: ZaloSettings, store: StateStore, fake: FakeZalo
 ) -> None:
