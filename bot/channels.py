@@ -184,10 +184,14 @@ def mount_channels(
     telegram = _telegram(settings, responder, state)
     zalo = _zalo(settings, responder, state)
     if telegram is not None:
-        inbox.register("telegram", lambda payload: handle_webhook_update(telegram, payload))
+        inbox.register(
+            "telegram",
+            lambda payload: handle_webhook_update(telegram, payload),
+            settings.telegram_bot_token,
+        )
         app.include_router(telegram_router(settings, inbox))
     if zalo is not None:
-        inbox.register("zalo", zalo[0].handle)
+        inbox.register("zalo", zalo[0].handle, settings.zalo_oa_secret_key)
         app.include_router(zalo_router(zalo[2], lambda *a: receive(inbox, *a)))
     app.state.inbox = inbox
 

@@ -9,6 +9,10 @@ on the default executor), so a busy worker still acknowledges at once. A duplica
 (the platform retrying, or the same update sent to two workers) finds the claim and does
 nothing. If the state cannot be reached the webhook answers 503, so the platform retries later.
 
+What is stored of a message (chat and user ids, name, text) is sealed with a key derived from
+the channel's own secret, which lives in the environment and never on disk: the database files,
+Redis's append-only file and their backups hold no raw user id.
+
 At-least-once in one narrow case: a worker that dies after sending its reply but before
 `complete` is redone, and the user gets the answer twice.
 """
@@ -16,12 +20,15 @@ At-least-once in one narrow case: a worker that dies after sending its reply but
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from cryptography.fernet import Fernet, InvalidToken
 from prometheus_client import Counter
 
 from bot.state import Claim, SharedState
@@ -39,6 +46,12 @@ T = TypeVar("T")
 COMPLETE_BACKOFF_S = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
+def sealer(secret: str) -> Fernet:
+    """Authenticated encryption keyed by a channel secret every instance already has."""
+    digest = hashlib.sha256(b"sapxep-delivery:" + secret.encode("utf-8")).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
 class StateUnavailable(Exception):
     """The shared state could not record a delivery: do not acknowledge it."""
 
@@ -50,18 +63,25 @@ class Inbox:
         self.state = state
         self.lease_s = lease_s
         self._handlers: dict[str, Handler] = {}
+        self._seals: dict[str, Fernet] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sapxep-inbox")
 
     async def _call(self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
 
-    def register(self, channel: str, handler: Handler) -> None:
+    def register(self, channel: str, handler: Handler, secret: str) -> None:
+        """Handle `channel`'s deliveries with `handler`; `secret` (the channel's token or signing
+        key) seals what is stored of them."""
+        if not secret:
+            raise ValueError(f"{channel}: a secret is needed to seal stored messages")
         self._handlers[channel] = handler
+        self._seals[channel] = sealer(secret)
 
     async def receive(self, channel: str, update_id: str, payload: dict[str, Any]) -> Claim:
         """Claim a delivery and start its handler if it is new; raises `StateUnavailable`."""
-        body = json.dumps(payload)  # ASCII: a lone surrogate in a message can still be stored
+        # ASCII JSON: a lone surrogate in a message can still be sealed and stored
+        body = self._seals[channel].encrypt(json.dumps(payload).encode()).decode()
         try:
             claim = await self._call(self.state.claim, channel, update_id, body, self.lease_s)
         except Exception as exc:
@@ -80,9 +100,16 @@ class Inbox:
         for delivery in deliveries:
             if delivery.channel not in self._handlers:
                 continue
+            try:
+                sealed = self._seals[delivery.channel].decrypt(delivery.payload.encode())
+            except InvalidToken:  # sealed under another secret: nobody can answer it now
+                log.error("delivery %s/%s unreadable (channel secret changed?): dropped",
+                          delivery.channel, delivery.update_id)
+                await self._complete(delivery.channel, delivery.update_id)
+                continue
             log.warning("redoing delivery %s/%s", delivery.channel, delivery.update_id)
             DELIVERIES.labels(channel=delivery.channel, outcome="redone").inc()
-            self._start(delivery.channel, delivery.update_id, json.loads(delivery.payload))
+            self._start(delivery.channel, delivery.update_id, json.loads(sealed))
         return len(deliveries)
 
     async def run_sweeper(self, interval_s: float) -> None:

@@ -126,7 +126,7 @@ def deliver(settings: ZaloSettings, store: StateStore, asker: FixedAsker, *event
     async def scenario() -> None:
         client = ZaloClient(settings, store)
         inbox = Inbox(store)
-        inbox.register("zalo", ZaloBot(asker, client).handle)
+        inbox.register("zalo", ZaloBot(asker, client).handle, OA_SECRET_KEY)
         try:
             await asyncio.gather(
                 *(inbox.receive("zalo", parse_text_event(e)[0], e) for e in events)
@@ -191,7 +191,7 @@ def webhook(settings: ZaloSettings, store: StateStore, asker: FixedAsker) -> Ite
         await client.aclose()
 
     inbox = Inbox(store)
-    inbox.register("zalo", ZaloBot(asker, client).handle)
+    inbox.register("zalo", ZaloBot(asker, client).handle, OA_SECRET_KEY)
     app = FastAPI(lifespan=lifespan)
     app.include_router(zalo_router(settings, lambda *a: receive(inbox, *a)))
     with running(app) as url:

@@ -1,0 +1,84 @@
+"""The delivery log: what is stored of a message is sealed, and a delivery whose worker died is
+redone from it by another worker's sweep."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from bot.inbox import Inbox
+from bot.state import Claim, StateStore
+
+CHAT_ID = 987_654_321_987
+PAYLOAD = {"update_id": 1, "message": {"chat": {"id": CHAT_ID}, "text": "xã Tri Phương"}}
+
+
+class Clock:
+    now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def stored_bytes(path: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+
+
+def test_a_stored_message_is_sealed_and_redone_by_another_worker(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "state.sqlite3"
+    store = StateStore(path, salt="s", clock=clock)
+    handled: list[dict] = []
+
+    async def never_finishes(payload: dict) -> None:
+        await asyncio.sleep(3600)
+
+    async def answer(payload: dict) -> None:
+        handled.append(payload)
+
+    async def scenario() -> None:
+        dying = Inbox(store, lease_s=30)
+        dying.register("telegram", never_finishes, "123:token")
+        assert await dying.receive("telegram", "1", PAYLOAD) is Claim.NEW
+        assert await dying.receive("telegram", "1", PAYLOAD) is Claim.BUSY
+        with sqlite3.connect(path) as db:
+            (sealed,) = db.execute("SELECT payload FROM deliveries").fetchone()
+        assert str(CHAT_ID) not in sealed and "Tri" not in sealed
+        assert str(CHAT_ID).encode() not in stored_bytes(path)
+        for task in list(dying._tasks):  # the worker dies: its handler never ends
+            task.cancel()
+
+        other = Inbox(store, lease_s=30)
+        other.register("telegram", answer, "123:token")
+        assert await other.sweep() == 0  # the lease is still running
+        clock.now += 31
+        assert await other.sweep() == 1
+        await other.drain(timeout_s=5)
+
+    asyncio.run(scenario())
+    assert handled == [PAYLOAD]
+    assert store.claim("telegram", "1", "", 30) is Claim.DONE
+    store.close()
+
+
+def test_a_message_sealed_under_another_secret_is_dropped_not_misread(tmp_path: Path) -> None:
+    clock = Clock()
+    store = StateStore(tmp_path / "state.sqlite3", salt="s", clock=clock)
+    store.claim("zalo", "m1", "not a sealed payload", 30)
+    handled: list[dict] = []
+
+    async def answer(payload: dict) -> None:
+        handled.append(payload)
+
+    async def scenario() -> None:
+        inbox = Inbox(store, lease_s=30)
+        inbox.register("zalo", answer, "oa-secret")
+        clock.now += 31
+        await inbox.sweep()
+        await inbox.drain(timeout_s=5)
+
+    asyncio.run(scenario())
+    assert handled == []
+    assert store.claim("zalo", "m1", "", 30) is Claim.DONE
+    store.close()
