@@ -24,3 +24,4 @@ class Answer(BaseModel):
     mode: str = "general"
     citations: list[Citation] = Field(default_factory=list)
     latency_ms: float = 0.0
+    answer_id: str = Field("", description="mã của câu trả lời, gửi kèm góp ý 👍/👎")

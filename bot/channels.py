@@ -7,6 +7,7 @@ import contextlib
 import hmac
 import logging
 import secrets
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -116,6 +117,7 @@ class LoggedResponder:
         if conversation and not self._allowed(user):
             return Answer(question=question, answer=template("refusal.rate_limited"), refused=True)
         answer = self.responder.ask(question, conversation, filters)
+        answer.answer_id = uuid.uuid4().hex[:16]
         try:
             self.state.store.log_question(
                 channel,
@@ -124,7 +126,7 @@ class LoggedResponder:
                 answer.mode,
                 answer.refused,
                 answer.latency_ms,
-                answer_id=f"{abs(hash((question, answer.latency_ms))):x}",
+                answer_id=answer.answer_id,
             )
         except Exception as exc:  # noqa: BLE001 — the answer matters more than its statistics
             _state_error("log_question", exc)

@@ -306,7 +306,11 @@ def stats(days: int) -> None:
     )
     console.print("Theo chế độ: " + ", ".join(f"{k} {v}" for k, v in s.by_mode.items()))
     console.print("Theo kênh: " + ", ".join(f"{k} {v}" for k, v in s.by_channel.items()))
-    for title, rows in (("Hỏi nhiều nhất", s.top_questions), ("Bị từ chối", s.top_declined)):
+    for title, rows in (
+        ("Hỏi nhiều nhất", s.top_questions),
+        ("Bị từ chối", s.top_declined),
+        ("Bị chê 👎", s.top_unhelpful),
+    ):
         table = Table(title=title)
         table.add_column("Số lần", justify="right")
         table.add_column("Câu hỏi", overflow="fold")

@@ -162,6 +162,7 @@ class Stats:
     by_channel: dict[str, int] = field(default_factory=dict)
     top_questions: list[TopQuestion] = field(default_factory=list)
     top_declined: list[TopQuestion] = field(default_factory=list)
+    top_unhelpful: list[TopQuestion] = field(default_factory=list)  # answers voted 👎
     feedback_up: int = 0
     feedback_down: int = 0
 
@@ -439,8 +440,9 @@ class StateStore:
                 unique_users=users,
                 by_mode=_counts(db, "mode", since),
                 by_channel=_counts(db, "channel", since),
-                top_questions=_top(db, since, top, declined_only=False),
-                top_declined=_top(db, since, top, declined_only=True),
+                top_questions=_top(db, since, top, ""),
+                top_declined=_top(db, since, top, "AND refused = 1"),
+                top_unhelpful=_top(db, since, top, _VOTED_DOWN),
                 feedback_up=up,
                 feedback_down=down,
             )
@@ -491,10 +493,11 @@ def _counts(db: sqlite3.Connection, column: str, since: float) -> dict[str, int]
     return dict(rows.fetchall())
 
 
-def _top(
-    db: sqlite3.Connection, since: float, top: int, *, declined_only: bool
-) -> list[TopQuestion]:
-    where = "at >= ? AND refused = 1" if declined_only else "at >= ?"
+_VOTED_DOWN = "AND answer_id IN (SELECT answer_id FROM feedback WHERE helpful = 0)"
+
+
+def _top(db: sqlite3.Connection, since: float, top: int, condition: str) -> list[TopQuestion]:
+    where = f"at >= ? {condition}"
     groups = db.execute(
         f"SELECT folded, COUNT(*) FROM questions WHERE {where} "
         "GROUP BY folded ORDER BY COUNT(*) DESC, folded LIMIT ?",

@@ -185,7 +185,7 @@ class TelegramChannel:
         except TelegramError as exc:  # only a courtesy: the answer still goes out
             logger.info("typing indicator not sent: %s", exc.message)
         answer = await asyncio.to_thread(self.asker.ask, question, f"tg:{message.chat_id}")
-        key = answer_id(question)
+        key = answer.answer_id or answer_id(question)
         logger.info("answer %s: mode=%s refused=%s", key, answer.mode, answer.refused)
         pieces = telegram_messages(answer)
         for number, piece in enumerate(pieces, 1):

@@ -112,9 +112,14 @@ def test_malformed_update_is_a_clear_400(service: str) -> None:
     assert response.status_code == 400
 
 
-def test_feedback_from_the_web_chat_is_recorded(service: str) -> None:
-    response = httpx.post(f"{service}/api/feedback", json={"answer_id": "abc123", "helpful": True})
+def test_feedback_from_the_web_chat_is_linked_to_the_logged_answer(service: str) -> None:
+    asked = httpx.post(f"{service}/api/ask", json={"question": "Ai ký Kế hoạch 47?"}, timeout=60)
+    answer_id = asked.json()["answer_id"]
+    assert len(answer_id) == 16
+    response = httpx.post(f"{service}/api/feedback", json={"answer_id": answer_id, "helpful": False})
     assert response.status_code == 204
+    stats = httpx.get(f"{service}/api/stats", headers={"Authorization": f"Bearer {ADMIN}"}).json()
+    assert [q["example"] for q in stats["top_unhelpful"]] == ["Ai ký Kế hoạch 47?"]
 
 
 def test_questions_are_logged_for_statistics_behind_the_admin_token(service: str) -> None:

@@ -134,6 +134,8 @@ def test_stats_counts_and_groups_with_and_without_diacritics(db_path: Path) -> N
     clock.now -= 40 * DAY_S  # outside the 30-day window
     store.log_question("telegram", alice, "Câu cũ", "general", True, 1.0, "old")
     clock.now += 40 * DAY_S
+    store.feedback("a-Ai ký Kế hoạch 47?", bob, helpful=False)
+    store.feedback("a-Xã Tân Lập giờ là xã nào?", bob, helpful=True)
 
     stats = store.stats(days=30, top=2)
     store.close()
@@ -147,6 +149,7 @@ def test_stats_counts_and_groups_with_and_without_diacritics(db_path: Path) -> N
     ]
     assert stats.top_questions[0].example in {q for _, _, q, _, _ in log}
     assert [(t.folded, t.count) for t in stats.top_declined] == [("gia vang hom nay", 2)]
+    assert [t.example for t in stats.top_unhelpful] == ["Ai ký Kế hoạch 47?"]
 
 
 def test_stats_of_an_empty_store(store: StateStore) -> None:
