@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from prometheus_client import (
@@ -22,7 +21,7 @@ from prometheus_client import (
 from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from bot.admin import admin_router
+from bot.admin import admin_router, require_admin
 from bot.answer import Answer
 from bot.channels import LoggedResponder, StoredConversations, mount_channels, open_state
 from bot.config import Settings, load_settings
@@ -133,15 +132,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         user = state.shared.hash_user("web", request.client.host if request.client else "")
         state.store.feedback(body.answer_id, user, body.helpful)
 
-    @app.get("/api/stats", responses={401: {"description": "thiếu hoặc sai mã quản trị"}})
+    @app.get(
+        "/api/stats",
+        responses={401: {"description": "thiếu hoặc sai mã quản trị"}},
+        dependencies=[Depends(require_admin(settings))],
+    )
     def stats(
         days: int = Query(30, ge=1, le=3650, description="số ngày gần nhất"),
-        authorization: str = Header(""),
     ) -> dict[str, Any]:
         """What residents ask (admin token: `Authorization: Bearer <SAPXEP_ADMIN_TOKEN>`)."""
-        expected = f"Bearer {settings.admin_token}"
-        if not settings.admin_token or not hmac.compare_digest(authorization, expected):
-            raise HTTPException(status_code=401, detail="cần mã quản trị")
         return asdict(state.store.stats(days=days))
 
     @app.get("/metrics", include_in_schema=False)

@@ -1,11 +1,12 @@
 """The pieces the channels share, assembled from configuration: the embedding model, the
 current index and a retriever over it (rebuilt when another process makes a new index
-current)."""
+current, without holding up the requests in flight)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 from bot.config import Settings
 from bot.llm import LLMComposer, LLMSettings
@@ -14,7 +15,7 @@ from index.query import Catalog
 from index.registry import UnitRegistry
 from index.retriever import HybridRetriever
 from index.search import SearchIndex
-from index.store import Index, IndexStore, IndexUnavailable, LiveIndex
+from index.store import Index, IndexStore, IndexUnavailable, LiveIndex, LiveValue, damaged
 
 
 @dataclass
@@ -29,7 +30,7 @@ class Engine:
         self.settings = settings
         self.store = IndexStore(settings.index_dir)
         self.live = LiveIndex(self.store)
-        self._loaded: Loaded | None = None
+        self._loaded = LiveValue(self.store, self._build)
 
     @cached_property
     def embedder(self) -> SentenceEmbeddings:
@@ -45,21 +46,28 @@ class Engine:
         return LLMComposer(LLMSettings(base_url=s.llm_base_url, model=s.llm_model, api_key=s.llm_api_key))
 
     def load(self) -> Loaded:
-        """The current index and its retriever; raises `IndexUnavailable` with advice."""
-        index = self.live.get()
-        if self._loaded is None or self._loaded.index.path != index.path:
-            if not index.has_search:
-                raise IndexUnavailable(
-                    "Chỉ mục chưa có phần tìm kiếm. Hãy nạp lại: sapxep ingest <thư mục> --reindex"
-                )
-            registry = UnitRegistry(
-                [u for f in index.files.values() for u in f.units], index.registry.provinces
+        """The current index and its retriever; raises `IndexUnavailable` with advice.
+
+        Safe from any thread: while one request builds the retriever of a new version, the
+        others keep answering from the previous one."""
+        return self._loaded.get()
+
+    def _build(self, path: Path) -> Loaded:
+        index = self.live.at(path)  # the same records `live` serves, parsed once
+        if not index.has_search:
+            raise IndexUnavailable(
+                "Chỉ mục chưa có phần tìm kiếm. Hãy nạp lại: sapxep ingest <thư mục> --reindex"
             )
-            search = SearchIndex.load(index.path, index.chunks, self.embedder)
-            catalog = Catalog.build(index.documents(), index.registry.provinces)
-            self._loaded = Loaded(
-                index=index,
-                retriever=HybridRetriever(search, self.embedder, catalog, registry),
-                registry=registry,
-            )
-        return self._loaded
+        registry = UnitRegistry(
+            [u for f in index.files.values() for u in f.units], index.registry.provinces
+        )
+        try:
+            search = SearchIndex.load(path, index.chunks, self.embedder)
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:  # faiss: RuntimeError
+            raise damaged(path, exc) from exc
+        catalog = Catalog.build(index.documents(), index.registry.provinces)
+        return Loaded(
+            index=index,
+            retriever=HybridRetriever(search, self.embedder, catalog, registry),
+            registry=registry,
+        )

@@ -55,15 +55,18 @@ def update_index(
     on_file: Progress | None = None,
     on_start: Callable[[int], None] | None = None,
     on_embed: Callable[[int, int], None] | None = None,
+    wait: bool = False,
 ) -> IngestReport:
     """Parse what changed, then write a new version with its search structures.
 
     Without an embedder only the records and registries are written (no search).
-    `reindex` parses and embeds everything again; so does a change of embedding model.
+    `reindex` parses and embeds everything again (no vector of the previous version is
+    trusted); a change of embedding model re-embeds too. `wait` queues behind another writer
+    instead of refusing. Stored documents not among `paths` are kept (see `_kept`).
     """
     paths = [Path(p) for p in paths]
     report = IngestReport()
-    with store.lock():
+    with store.lock(wait=wait):
         current = store.try_load()
         old = dict(current.files) if current and not reindex else {}
         stale = current is not None and (reindex or _model_changed(current, embedder))
@@ -78,7 +81,8 @@ def update_index(
                 on_file(path)
         everything = {**_kept(old, new, paths, prune, report), **new}
         if everything and (report.changed or stale or current is None):
-            report.index = store.write(everything, _artifacts(everything, embedder, on_embed))
+            build = _artifacts(everything, embedder, on_embed, reuse=not reindex)
+            report.index = store.write(everything, build)
         else:
             report.index = current
     return report
@@ -93,16 +97,17 @@ def _artifacts(
     files: dict[str, IngestedFile],
     embedder: Embedder | None,
     on_embed: Callable[[int, int], None] | None,
+    reuse: bool,
 ) -> Artifacts | None:
+    """The search structures; `reuse` takes unchanged chunks' vectors from the previous version."""
     if embedder is None:
         return None
     chunks = ordered_chunks(files)
     clauses = {(u.doc_id, u.section) for f in files.values() for u in f.units}
 
     def build(directory: Path, previous: Path | None) -> dict[str, object]:
-        return {
-            "embedding": build_search(directory, chunks, embedder, clauses, previous, on_embed)
-        }
+        source = previous if reuse else None
+        return {"embedding": build_search(directory, chunks, embedder, clauses, source, on_embed)}
 
     return build
 
