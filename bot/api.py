@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from dataclasses import asdict
@@ -9,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -111,8 +111,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def ask(request: AskRequest) -> Answer:
         filters = Filters(request.documents, request.provinces, request.types)
         try:
-            return await run_in_threadpool(
-                responder.ask, request.question, request.conversation, filters or None
+            # the answer threads the channels use too (see mount_channels): CPU-bound work on
+            # as many threads as cores, not one per request fighting for the GIL
+            return await asyncio.get_running_loop().run_in_executor(
+                None, responder.ask, request.question, request.conversation, filters or None
             )
         except (IndexUnavailable, EmbeddingMismatch, EmbeddingModelError) as exc:
             raise HTTPException(status_code=503, detail=exc.message) from exc

@@ -9,6 +9,7 @@ import logging
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,9 @@ QUESTIONS = Counter("sapxep_questions_total", "Câu hỏi đã trả lời", ["c
 LATENCY = Histogram(
     "sapxep_answer_seconds", "Thời gian trả lời", buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 )
+# Answers are CPU-bound and hold the GIL much of the time: two threads keep a worker's cores
+# busy while its event loop stays free to acknowledge webhooks. Scale with workers, not threads.
+ANSWER_THREADS = 2
 STATE_ERRORS = Counter(
     "sapxep_state_errors_total", "Lỗi khi đọc/ghi trạng thái dùng chung (Redis/SQLite)", ["operation"]
 )
@@ -199,6 +203,9 @@ def mount_channels(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="sapxep-answer")
+        )
         if warm_up is not None:
             await asyncio.to_thread(warm_up)
         if telegram is not None:

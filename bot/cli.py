@@ -169,7 +169,16 @@ def serve(host: str, port: int, workers: int) -> None:
         shutil.rmtree(metrics, ignore_errors=True)
         metrics.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
-    uvicorn.run("bot.api:create_app", factory=True, host=host, port=port, workers=workers)
+    uvicorn.run(
+        "bot.api:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        # longer than the platforms' and proxies' idle connections, so that a connection is
+        # never closed by us at the instant they reuse it
+        timeout_keep_alive=75,
+    )
 
 
 def _engine() -> Engine:

@@ -23,6 +23,7 @@ class Deliveries:
     posted_at: dict[int, float] = field(default_factory=dict)
     acked_ms: list[float] = field(default_factory=list)
     given_up: list[int] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)  # transport errors, by kind
 
 
 async def deliver(http: httpx.AsyncClient, url: str, update: dict, seen: Deliveries) -> None:
@@ -42,8 +43,9 @@ async def deliver(http: httpx.AsyncClient, url: str, update: dict, seen: Deliver
             if response.is_success:
                 seen.acked_ms.append((time.monotonic() - started) * 1000)
                 return
-        except httpx.TransportError:
+        except httpx.TransportError as exc:
             seen.statuses[0] += 1  # connection refused or reset: Telegram retries these too
+            seen.errors[type(exc).__name__] += 1
         await asyncio.sleep(pause)
         pause = min(pause * 2, 2.0)
     seen.given_up.append(update["update_id"])

@@ -177,7 +177,8 @@ def test_load_of_chat_messages_and_an_api_burst(instances, telegram_app, capsys)
     api_status = {status for status, _ in burst}
     with capsys.disabled():
         print(f"\n[load] {total} chat messages from {LOAD_USERS} users over 3 workers in "
-              f"{chat_s:.1f} s = {total / chat_s:.1f} msg/s; webhook deliveries {dict(seen.statuses)}; "
+              f"{chat_s:.1f} s = {total / chat_s:.1f} msg/s; webhook deliveries {dict(seen.statuses)} "
+              f"{dict(seen.errors)}; "
               f"answers per user {sorted(per_chat)}; reply latency p50 {percentile(latencies, 50):.0f} ms, "
               f"p95 {percentile(latencies, 95):.0f} ms; webhook ack p95 {percentile(seen.acked_ms, 95):.0f} ms")
         print(f"[load] /api/ask burst of {BURST} (50 at a time): statuses {sorted(api_status)}, "
