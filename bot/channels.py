@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.inbox import Inbox, StateUnavailable
 from bot.responder import Responder
 from bot.state import SharedState, StateStore
-from bot.telegram_bot import build_application, handle_webhook_update
+from bot.telegram_bot import build_application, handle_webhook_update, parse_update
 from bot.zalo import ZaloBot, ZaloClient, ZaloSettings, zalo_router
 from index.retriever import Filters
 from prompts import template
@@ -147,10 +147,52 @@ class LoggedResponder:
             return True
 
 
-def telegram_router(settings: Settings, inbox: Inbox) -> APIRouter:
+_TELEGRAM_SCHEMA = {
+    "parameters": [
+        {"name": "X-Telegram-Bot-Api-Secret-Token", "in": "header", "required": True,
+         "schema": {"type": "string"}, "description": "the secret_token given to setWebhook"},
+    ],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object",
+        "required": ["update_id"],
+        "properties": {
+            "update_id": {"type": "integer", "minimum": 0, "maximum": 2**53},
+            "message": {
+                "type": "object",
+                "required": ["message_id", "date", "chat"],
+                "properties": {
+                    "message_id": {"type": "integer", "minimum": 1, "maximum": 2**53},
+                    "date": {"type": "integer", "minimum": 0, "maximum": 4_102_444_800},
+                    "chat": {
+                        "type": "object",
+                        "required": ["id", "type"],
+                        "properties": {
+                            "id": {"type": "integer", "minimum": -(2**52), "maximum": 2**52},
+                            "type": {"enum": ["private"]},
+                        },
+                        "additionalProperties": False,
+                    },
+                    "text": {"type": "string"},
+                },
+            },
+        },
+    }}}},
+}  # fmt: skip
+_TELEGRAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "không phải update hợp lệ"},
+    403: {"description": "sai secret token"},
+    503: {"description": "chưa ghi nhận được, Telegram sẽ gửi lại"},
+}
+
+
+def telegram_router(settings: Settings, bot: Application, inbox: Inbox) -> APIRouter:
     router = APIRouter()
 
-    @router.post("/webhooks/telegram", include_in_schema=False)
+    @router.post(
+        "/webhooks/telegram",
+        openapi_extra=_TELEGRAM_SCHEMA,
+        responses=_TELEGRAM_RESPONSES,
+    )
     async def webhook(request: Request) -> dict[str, bool]:
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
         expected = settings.telegram_webhook_secret
@@ -159,6 +201,7 @@ def telegram_router(settings: Settings, inbox: Inbox) -> APIRouter:
         try:
             payload: dict[str, Any] = await request.json()
             update_id = str(int(payload["update_id"]))
+            parse_update(bot, payload)
         except (ValueError, KeyError, TypeError, OverflowError) as exc:
             raise HTTPException(status_code=400, detail="update không hợp lệ") from exc
         await receive(inbox, "telegram", update_id, payload)
@@ -195,7 +238,7 @@ def mount_channels(
             lambda payload: handle_webhook_update(telegram, payload),
             settings.telegram_bot_token,
         )
-        app.include_router(telegram_router(settings, inbox))
+        app.include_router(telegram_router(settings, telegram, inbox))
     if zalo is not None:
         inbox.register("zalo", zalo[0].handle, settings.zalo_oa_secret_key)
         app.include_router(zalo_router(zalo[2], lambda *a: receive(inbox, *a)))

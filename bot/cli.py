@@ -14,15 +14,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bot.config import load_settings
 from bot.answer import Answer
 from bot.bench import VARIANTS, FileRuns, evaluate, throughput
 from bot.channels import LoggedResponder, StoredConversations, open_state
+from bot.config import load_settings
 from bot.engine import Engine
-from bot.telegram_bot import build_application
 from bot.evaluation import AnswerSummary, SystemRun, load_items
 from bot.responder import Responder
 from bot.security import install_logging
+from bot.telegram_bot import build_application
 from index.build import IngestReport, update_index
 from index.embeddings import EmbeddingModelError
 from index.search import EmbeddingMismatch

@@ -21,12 +21,18 @@ from bot.compose import (
 )
 from bot.engine import Engine, Loaded
 from bot.llm import LLMComposer
-from bot.router import Mode, asked_facts, is_injection, is_off_topic, looks_like_unit_question, route
+from bot.router import (
+    Mode,
+    asked_facts,
+    is_injection,
+    is_off_topic,
+    looks_like_unit_question,
+    route,
+)
 from index.query import Hints, analyze
 from index.retriever import Filters, Retrieval
 from ingest.text import fold, match_form, normalize
 from prompts import template
-
 
 MAX_QUESTION_CHARS = 1000
 # Below this share of the question's words in the best sentence, the passages do not answer

@@ -237,6 +237,12 @@ def build_application(
     return application
 
 
+def parse_update(app: Application, payload: dict[str, Any]) -> Update:
+    """The Update in a webhook payload; ValueError (or TypeError, KeyError, OverflowError) if
+    Telegram could not have sent it, e.g. a date out of range."""
+    return Update.de_json(payload, app.bot)
+
+
 async def handle_webhook_update(app: Application, payload: dict[str, Any]) -> None:
     """Process one update received by the webhook; `app` must be initialized."""
-    await app.process_update(Update.de_json(payload, app.bot))
+    await app.process_update(parse_update(app, payload))

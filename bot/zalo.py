@@ -34,6 +34,7 @@ TEXT_EVENT = "user_send_text"
 TOKEN_ERRORS = frozenset({-216, -220})  # access token invalid / expired
 BACKOFF_S = (0.2, 0.4)  # the pauses between the at most three tries of one request
 TIMEOUT_S = 15.0
+ADOPT_TRIES, ADOPT_PAUSE_S = 10, 0.1  # after a refused refresh: waiting for a rival's new pair
 
 
 class ZaloError(Exception):
@@ -146,8 +147,12 @@ class ZaloClient:
             try:
                 await self._refresh_locked()
             except ZaloError:
-                if not await self._adopt_newer(stale):
-                    raise
+                # the winner may still be saving its pair: look again for a moment
+                for _ in range(ADOPT_TRIES):
+                    await asyncio.sleep(ADOPT_PAUSE_S)
+                    if await self._adopt_newer(stale):
+                        return
+                raise
 
     async def _adopt_newer(self, stale: str) -> bool:
         saved = await asyncio.to_thread(self._store.tokens, CHANNEL) or {}
@@ -236,23 +241,49 @@ Receive = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 """`receive(channel, delivery id, payload)`: records the delivery and starts its handler."""
 
 
+_ZALO_SCHEMA = {
+    "parameters": [
+        {"name": SIGNATURE_HEADER, "in": "header", "required": True, "schema": {"type": "string"},
+         "description": "mac=sha256(app_id + raw body + timestamp + OA secret key)"},
+    ],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object",
+        "required": ["event_name", "timestamp"],
+        "properties": {
+            "event_name": {"type": "string", "example": TEXT_EVENT},
+            "timestamp": {"type": "string"},
+            "sender": {"type": "object", "properties": {"id": {"type": "string"}}},
+            "message": {
+                "type": "object",
+                "properties": {"msg_id": {"type": "string"}, "text": {"type": "string"}},
+            },
+        },
+    }}}},
+}  # fmt: skip
+_ZALO_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "không phải JSON/đối tượng"},
+    401: {"description": "sai chữ ký"},
+    503: {"description": "chưa ghi nhận được, Zalo sẽ gửi lại"},
+}
+
+
 def zalo_router(settings: ZaloSettings, receive: Receive) -> APIRouter:
     """`POST /webhooks/zalo`: 400 on bad JSON, 401 on a missing or wrong signature, else the text
     event is recorded (by `receive`, keyed on msg_id, so a retry is answered once) and 200."""
     router = APIRouter()
 
-    @router.post("/webhooks/zalo")
+    @router.post("/webhooks/zalo", openapi_extra=_ZALO_SCHEMA, responses=_ZALO_RESPONSES)
     async def zalo_webhook(request: Request) -> dict[str, bool]:
         raw = await request.body()
         try:
             payload = json.loads(raw)
         except ValueError:
-            raise HTTPException(400, "invalid JSON") from None
+            raise HTTPException(400, "nội dung không phải JSON") from None
         if not isinstance(payload, dict):
-            raise HTTPException(400, "expected a JSON object")
+            raise HTTPException(400, "cần một đối tượng JSON")
         header = request.headers.get(SIGNATURE_HEADER, "")
         if not verify_signature(settings, raw, str(payload.get("timestamp", "")), header):
-            raise HTTPException(401, "invalid signature")
+            raise HTTPException(401, "chữ ký không đúng")
         event = text_event(payload)
         if event:
             await receive(CHANNEL, event[0], payload)
