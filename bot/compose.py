@@ -17,7 +17,9 @@ from prompts import template
 
 # Syllables that carry no topic: left out when a sentence is matched to a question.
 _STOP = set(
-    ["la", "gi", "cua", "va", "cac", "nhung", "co", "khong", "the", "nao", "duoc", "trong", "theo", "ve", "cho", "thi", "de", "o", "mot", "nay", "do", "voi", "tu", "den", "sao", "vay", "a", "ai", "bao", "nhieu", "hay", "chi", "ma", "lam", "nhu", "phai", "se", "da", "dang", "ra", "len", "khi", "neu", "vi", "tai", "ke", "hoach", "minh", "toi", "ban", "gio", "con", "ho", "nhe", "oi", "u", "thuoc"]
+    "la gi cua va cac nhung co khong the nao duoc trong theo ve cho thi de o mot nay do voi tu den "
+    "sao vay a ai bao nhieu hay chi ma lam nhu phai se da dang ra len khi neu vi tai ke hoach "
+    "minh toi ban gio con ho nhe oi u thuoc".split()
 )
 _NUMERIC = re.compile(r"\b(?:nam nao|khoa may|lan thu may)\b")
 _SENTENCE_END = re.compile(r"(?<=[.;!?])\s+(?=[A-ZĐÀ-Ỹ0-9\-–“\"(])")
