@@ -238,8 +238,8 @@ def build_application(
 
 
 def parse_update(app: Application, payload: dict[str, Any]) -> Update:
-    """The Update in a webhook payload; ValueError (or TypeError, KeyError, OverflowError) if
-    Telegram could not have sent it, e.g. a date out of range."""
+    """The Update in a webhook payload; raises (ValueError, AttributeError… whatever the
+    malformed field provokes) if Telegram could not have sent it."""
     return Update.de_json(payload, app.bot)
 
 
