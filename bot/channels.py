@@ -202,7 +202,7 @@ def telegram_router(settings: Settings, bot: Application, inbox: Inbox) -> APIRo
             payload: dict[str, Any] = await request.json()
             update_id = str(int(payload["update_id"]))
             parse_update(bot, payload)
-        except Exception as exc:  # noqa: BLE001 — PTB raises whatever a malformed field provokes
+        except Exception as exc:  # PTB raises whatever a malformed field provokes
             raise HTTPException(status_code=400, detail="update không hợp lệ") from exc
         await receive(inbox, "telegram", update_id, payload)
         return {"ok": True}
