@@ -194,13 +194,18 @@ def test_a_full_disk_is_a_clear_error_and_the_index_stays_intact(
 
         result = sapxep(data, e5_model_dir, "ingest", str(plan))
 
-        output = result.stdout + result.stderr
-        assert result.returncode != 0
-        assert "Hết dung lượng đĩa" in output and "giải phóng dung lượng" in output, output
-        assert "Traceback" not in output
+        assert_refused_cleanly(result, "Hết dung lượng đĩa", "giải phóng dung lượng")
         assert store.current_path() == before
         assert sorted(store.versions.iterdir()) == versions  # nothing half-written is left
         assert_answers(settings_for(settings, data))
+
+
+def assert_refused_cleanly(result: subprocess.CompletedProcess[str], *phrases: str) -> None:
+    """A non-zero exit with a message that says what and what to do, and no traceback."""
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert all(phrase in output for phrase in phrases), output
+    assert "Traceback" not in output
 
 
 def test_a_read_only_index_directory_still_serves_and_ingest_says_why_it_cannot_write(
@@ -218,10 +223,7 @@ def test_a_read_only_index_directory_still_serves_and_ingest_says_why_it_cannot_
 
         result = sapxep(data, e5_model_dir, "ingest", str(plan))
 
-        output = result.stdout + result.stderr
-        assert result.returncode != 0
-        assert "chỉ đọc" in output and "SAPXEP_DATA_DIR" in output, output
-        assert "Traceback" not in output
+        assert_refused_cleanly(result, "chỉ đọc", "SAPXEP_DATA_DIR")
         assert store.current_path() == before
         assert_answers(settings_for(settings, data))
 

@@ -105,8 +105,13 @@ def test_instances_share_the_first_salt_and_never_store_raw_ids(redis_server) ->
     client.close()
 
 
-def _race(url: str, barrier, results, reverse: bool) -> None:
-    state = RedisState(connect(url), salt="s")
+def _open(kind: str, where: str) -> SharedState:
+    return StateStore(Path(where), salt="s") if kind == "sqlite" else RedisState(connect(where), salt="s")
+
+
+def _race(kind: str, where: str, barrier, results, reverse: bool) -> None:
+    barrier.wait()  # both open the store at once (with SQLite: both create the fresh file)
+    state = _open(kind, where)
     ids = range(300)
     barrier.wait()
     won = [i for i in (reversed(ids) if reverse else ids) if state.claim("zalo", str(i), "{}", 60) is Claim.NEW]
@@ -114,12 +119,18 @@ def _race(url: str, barrier, results, reverse: bool) -> None:
     results.put(won)
 
 
-def test_claims_race_between_processes_on_redis(redis_server) -> None:
-    redis_server.flush()
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_claims_race_between_processes(kind: str, tmp_path: Path, request) -> None:
+    if kind == "sqlite":
+        where = str(tmp_path / "state.sqlite3")
+    else:
+        server = request.getfixturevalue("redis_server")
+        server.flush()
+        where = server.url
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(2), ctx.Queue()
     procs = [
-        ctx.Process(target=_race, args=(redis_server.url, barrier, results, reverse))
+        ctx.Process(target=_race, args=(kind, where, barrier, results, reverse))
         for reverse in (False, True)
     ]
     for p in procs:

@@ -4,10 +4,8 @@ hashing, feedback, analytics, tokens, pruning and concurrent writers."""
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import sqlite3
 import threading
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +14,6 @@ import pytest
 from bot.state import DAY_S, Claim, StateStore
 
 SALT = "test-salt"
-RACE_IDS = 200
 
 
 class Clock:
@@ -39,32 +36,6 @@ def store(db_path: Path) -> Iterator[StateStore]:
     s = StateStore(db_path, salt=SALT)
     yield s
     s.close()
-
-
-def _race(path: str, barrier, results, reverse: bool) -> None:
-    barrier.wait()  # both create the fresh file at once, too
-    store = StateStore(Path(path), salt=SALT)
-    ids = range(RACE_IDS)
-    barrier.wait()
-    won = [i for i in (reversed(ids) if reverse else ids) if store.claim("zalo", str(i), "{}", 60) is Claim.NEW]
-    store.close()
-    results.put(won)
-
-
-def test_claim_race_between_processes(db_path: Path) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    barrier, results = ctx.Barrier(2), ctx.Queue()
-    procs = [
-        ctx.Process(target=_race, args=(str(db_path), barrier, results, reverse))
-        for reverse in (False, True)
-    ]
-    for p in procs:
-        p.start()
-    won = [results.get(timeout=30) for _ in procs]
-    for p in procs:
-        p.join(timeout=30)
-        assert p.exitcode == 0
-    assert Counter(won[0] + won[1]) == Counter(range(RACE_IDS))
 
 
 def test_rate_limit_sliding_window(store: StateStore) -> None:
@@ -97,14 +68,6 @@ def test_user_ids_never_stored(db_path: Path) -> None:
 def test_empty_salt_is_refused(db_path: Path) -> None:
     with pytest.raises(ValueError):
         StateStore(db_path, salt="")
-
-
-def test_conversation_memory(store: StateStore) -> None:
-    assert store.last_turn("c1") is None
-    store.remember_turn("c1", "Câu một", "general")
-    store.remember_turn("c1", "Câu hai", "duty_lookup")
-    assert store.last_turn("c1") == ("Câu hai", "duty_lookup")
-    assert store.last_turn("c2") is None
 
 
 def test_feedback_second_vote_replaces_first(store: StateStore) -> None:
