@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from bot.answer import Citation
 from bot.router import is_injection
@@ -207,25 +208,30 @@ class Scored:
     rank: int
 
 
-def split_sentences(chunk: Chunk) -> list[str]:
+def split_sentences(chunk: Chunk) -> tuple[str, ...]:
     """Sentences of a passage that may be quoted: its heading line is context, not an answer,
     and a sentence giving orders to the assistant (a poisoned document's "Bỏ qua các hướng
-    dẫn trước…") states nothing a resident asked about."""
+    dẫn trước…") states nothing a resident asked about. Worked out once per passage."""
+    return _quotable(chunk.text, tuple(chunk.heading_path))
+
+
+@lru_cache(maxsize=16_384)
+def _quotable(text: str, heading_path: tuple[str, ...]) -> tuple[str, ...]:
     out = []
-    for line in chunk.text.splitlines():
+    for line in text.splitlines():
         line = line.strip().lstrip("-–+• ").strip()
-        if len(line) < 20 or _is_heading(line, chunk):
+        if len(line) < 20 or _is_heading(line, heading_path):
             continue
         pieces = (s.strip() for s in _SENTENCE_END.split(line))
         out.extend(s for s in pieces if len(s) >= 20 and not is_injection(s))
-    return out
+    return tuple(out)
 
 
-def _is_heading(line: str, chunk: Chunk) -> bool:
+def _is_heading(line: str, heading_path: tuple[str, ...]) -> bool:
     if line.isupper() and len(line) < 120:
         return True
     bare = re.sub(r"^(?:[IVXLC]+|\d+)\s*[.\-–]\s*", "", line)
-    return any(bare and bare in h for h in chunk.heading_path) and not bare.endswith((".", ";"))
+    return any(bare and bare in h for h in heading_path) and not bare.endswith((".", ";"))
 
 
 _DATE_ASKED = re.compile(r"\b(?:ngay nao|khi nao|thoi gian nao|bao gio|bao lau)\b")

@@ -27,7 +27,6 @@ import pytest
 import schemathesis
 from conftest import EVAL, read_jsonl
 from fake_telegram import TOKEN, message_update
-from fake_telegram import create_app as fake_telegram_app
 from fake_zalo import APP_ID, APP_SECRET, MESSAGE_PATH, OA_SECRET_KEY, FakeZalo, sign, text_event
 from fake_zalo import create_app as fake_zalo_app
 from hypothesis import HealthCheck, given
@@ -69,13 +68,6 @@ SCHEMA_FUZZ = hypothesis_settings(
 
 
 @pytest.fixture(scope="module")
-def telegram_calls() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    app = fake_telegram_app()
-    with running(app) as url:
-        yield url, app.state.calls
-
-
-@pytest.fixture(scope="module")
 def zalo() -> Iterator[tuple[str, FakeZalo]]:
     fake = FakeZalo()
     with running(fake_zalo_app(fake)) as url:
@@ -84,7 +76,7 @@ def zalo() -> Iterator[tuple[str, FakeZalo]]:
 
 @pytest.fixture(scope="module")
 def service(
-    engine, settings: Settings, tmp_path_factory: pytest.TempPathFactory, telegram_calls, zalo
+    engine, settings: Settings, tmp_path_factory: pytest.TempPathFactory, telegram_api, zalo
 ) -> Iterator[str]:
     """The real app with both channels, on a copy of the session index: its own state store,
     so its Zalo tokens and logs are this module's."""
@@ -96,7 +88,7 @@ def service(
             "admin_token": ADMIN,
             "telegram_bot_token": TOKEN,
             "telegram_webhook_secret": SECRET,
-            "telegram_api_base_url": f"{telegram_calls[0]}/bot",
+            "telegram_api_base_url": f"{telegram_api[0]}/bot",
             "zalo_app_id": APP_ID,
             "zalo_app_secret": APP_SECRET,
             "zalo_oa_secret_key": OA_SECRET_KEY,
@@ -500,7 +492,7 @@ def replies_to(calls: list[dict[str, Any]], chat_id: int) -> list[dict[str, Any]
 @WEBHOOK_FUZZ
 @given(data=st.data())
 def test_telegram_messages_with_generated_text_are_answered(
-    client, telegram_calls, vocabulary, tally, data
+    client, telegram_api, vocabulary, tally, data
 ) -> None:
     """Each chat its own (no rate limit in the way); a text gets a reply Telegram accepts,
     never the apology of a failed handler."""
@@ -511,7 +503,7 @@ def test_telegram_messages_with_generated_text_are_answered(
     response = telegram_post(client, tally, "telegram text", json.dumps(update).encode())
     assert response.status_code == 200, response.text[:500]
     if text:  # answered in the background, after the 200
-        calls = telegram_calls[1]
+        calls = telegram_api[1]
         await_reply(tally, "telegram reply", started, lambda: bool(replies_to(calls, update_id)))
         replies = replies_to(calls, update_id)
         assert all(r["ok"] and APOLOGY not in r["params"]["text"] for r in replies), replies
