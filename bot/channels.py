@@ -226,10 +226,12 @@ def mount_channels(
     responder: LoggedResponder,
     warm_up: Callable[[], None] | None = None,
 ) -> None:
-    """Add the configured channels' webhooks, and start/stop them (and the sweeper that redoes
-    deliveries of crashed workers) with the app; `warm_up` runs before the first request."""
+    """Add the configured channels' webhooks, and start/stop them (and the sweeper that takes
+    deliveries left by busy or crashed workers) with the app; `warm_up` runs before the first
+    request."""
     state = responder.state
-    inbox = Inbox(state.shared, lease_s=settings.delivery_lease_s)
+    # a few more handlers than answer threads, so the threads stay busy while replies are sent
+    inbox = Inbox(state.shared, lease_s=settings.delivery_lease_s, capacity=2 * ANSWER_THREADS)
     telegram = _telegram(settings, responder, state)
     zalo = _zalo(settings, responder, state)
     if telegram is not None:
@@ -253,7 +255,7 @@ def mount_channels(
             await asyncio.to_thread(warm_up)
         if telegram is not None:
             await telegram.initialize()
-        sweeper = asyncio.create_task(inbox.run_sweeper(max(0.5, settings.delivery_lease_s / 4)))
+        sweeper = asyncio.create_task(inbox.run_sweeper())
         try:
             yield
         finally:

@@ -9,6 +9,11 @@ on the default executor), so a busy worker still acknowledges at once. A duplica
 (the platform retrying, or the same update sent to two workers) finds the claim and does
 nothing. If the state cannot be reached the webhook answers 503, so the platform retries later.
 
+Work is shared, not bound to the connection it came on: a worker already running `capacity`
+handlers records a new delivery with no lease, and the first worker with a free slot (itself
+included) takes it from the log. Platforms keep their connections open for hours, and the
+worker that happened to accept most of them would otherwise answer most of the messages.
+
 What is stored of a message (chat and user ids, name, text) is sealed with a key derived from
 the channel's own secret, which lives in the environment and never on disk: the database files,
 Redis's append-only file and their backups hold no raw user id.
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import logging
@@ -36,14 +42,16 @@ from bot.state import Claim, SharedState
 log = logging.getLogger("sapxep.inbox")
 DELIVERIES = Counter(
     "sapxep_deliveries_total",
-    "Tin nhắn webhook: new (trả lời), duplicate (gửi lại, bỏ qua), redone (làm lại sau sự cố), "
-    "unrecorded (không ghi được, trả 503 để nền tảng gửi lại)",
+    "Tin nhắn webhook: new (trả lời ngay), queued (tiến trình bận, để tiến trình rảnh nhận), "
+    "taken (nhận từ nhật ký: tin để lại hoặc tin của tiến trình đã chết), duplicate (gửi lại, "
+    "bỏ qua), unrecorded (không ghi được, trả 503 để nền tảng gửi lại)",
     ["channel", "outcome"],
 )
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 T = TypeVar("T")
 COMPLETE_BACKOFF_S = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+POLL_S = 0.2  # how often a worker with a free slot looks for deliveries nobody is running
 
 
 def sealer(secret: str) -> Fernet:
@@ -59,13 +67,20 @@ class StateUnavailable(Exception):
 class Inbox:
     """The delivery log of every channel's webhook, over one `SharedState`."""
 
-    def __init__(self, state: SharedState, lease_s: float = 120.0) -> None:
+    def __init__(self, state: SharedState, lease_s: float = 120.0, capacity: int = 4) -> None:
         self.state = state
         self.lease_s = lease_s
+        self.capacity = capacity
+        self._wake: asyncio.Event | None = None  # set when a handler ends and frees a slot
         self._handlers: dict[str, Handler] = {}
         self._seals: dict[str, Fernet] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sapxep-inbox")
+
+    @property
+    def busy(self) -> bool:
+        """Every slot taken: new deliveries go to the log for a free worker."""
+        return len(self._tasks) >= self.capacity
 
     async def _call(self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
@@ -82,21 +97,32 @@ class Inbox:
         """Claim a delivery and start its handler if it is new; raises `StateUnavailable`."""
         # ASCII JSON: a lone surrogate in a message can still be sealed and stored
         body = self._seals[channel].encrypt(json.dumps(payload).encode()).decode()
+        busy = self.busy
         try:
-            claim = await self._call(self.state.claim, channel, update_id, body, self.lease_s)
+            claim = await self._call(
+                self.state.claim, channel, update_id, body, 0.0 if busy else self.lease_s
+            )
         except Exception as exc:
             log.warning("delivery %s/%s not recorded: %s", channel, update_id, type(exc).__name__)
             DELIVERIES.labels(channel=channel, outcome="unrecorded").inc()
             raise StateUnavailable(str(exc)) from exc
-        if claim is Claim.NEW:
+        if claim is not Claim.NEW:
+            outcome = "duplicate"
+        elif busy:
+            outcome = "queued"
+        else:
+            outcome = "new"
             self._start(channel, update_id, payload)
-        outcome = "new" if claim is Claim.NEW else "duplicate"
         DELIVERIES.labels(channel=channel, outcome=outcome).inc()
         return claim
 
     async def sweep(self) -> int:
-        """Take over deliveries whose worker died before finishing; how many were restarted."""
-        deliveries = await self._call(self.state.expired, self.lease_s)
+        """Take as many deliveries nobody is running (left by a busy worker, or by one that died
+        before finishing) as there are free slots; how many were started."""
+        free = self.capacity - len(self._tasks)
+        if free <= 0:
+            return 0
+        deliveries = await self._call(self.state.expired, self.lease_s, free)
         for delivery in deliveries:
             if delivery.channel not in self._handlers:
                 continue
@@ -107,15 +133,19 @@ class Inbox:
                           delivery.channel, delivery.update_id)
                 await self._complete(delivery.channel, delivery.update_id)
                 continue
-            log.warning("redoing delivery %s/%s", delivery.channel, delivery.update_id)
-            DELIVERIES.labels(channel=delivery.channel, outcome="redone").inc()
+            log.info("taking delivery %s/%s from the log", delivery.channel, delivery.update_id)
+            DELIVERIES.labels(channel=delivery.channel, outcome="taken").inc()
             self._start(delivery.channel, delivery.update_id, json.loads(sealed))
         return len(deliveries)
 
-    async def run_sweeper(self, interval_s: float) -> None:
-        """Sweep every `interval_s` seconds until cancelled; failures are logged, not raised."""
+    async def run_sweeper(self, interval_s: float = POLL_S) -> None:
+        """Sweep whenever a handler ends and every `interval_s` seconds, until cancelled;
+        failures are logged, not raised."""
+        self._wake = wake = asyncio.Event()
         while True:
-            await asyncio.sleep(interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), interval_s)
+            wake.clear()
             try:
                 await self.sweep()
             except Exception as exc:  # noqa: BLE001 (any backend's failure)
@@ -141,6 +171,8 @@ class Inbox:
         finally:
             heartbeat.cancel()
         await self._complete(channel, update_id)
+        if self._wake is not None:
+            self._wake.set()
 
     async def _heartbeat(self, channel: str, update_id: str) -> None:
         """Renew the lease every third of it while the handler runs: a slow answer under load

@@ -110,7 +110,7 @@ def test_telegram_down_for_longer_than_the_retries_gets_an_apology_later(
     "body",
     [
         b"{not json",
-        b'{"update_id": 5, "message": "xin ch\u00e0o"}',  # found by fuzzing: a 500 once
+        rb'{"update_id": 5, "message": "xin ch\u00e0o"}',  # found by fuzzing: a 500 once
         b'{"update_id": 6, "message": {"message_id": 1, "date": -99999999999, "chat": {}}}',
         b'{"update_id": 1e400}',
     ],

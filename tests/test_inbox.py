@@ -82,3 +82,43 @@ def test_a_message_sealed_under_another_secret_is_dropped_not_misread(tmp_path: 
     assert handled == []
     assert store.claim("zalo", "m1", "", 30) is Claim.DONE
     store.close()
+
+
+def test_a_busy_worker_leaves_new_deliveries_to_a_free_one(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.sqlite3", salt="s")
+    handled: dict[str, list[int]] = {"busy": [], "free": []}
+    release = asyncio.Event()
+
+    def handler(name: str):
+        async def handle(payload: dict) -> None:
+            handled[name].append(payload["update_id"])
+            if name == "busy":
+                await release.wait()
+
+        return handle
+
+    async def scenario() -> list[Claim]:
+        busy, free = Inbox(store, lease_s=30, capacity=1), Inbox(store, lease_s=30, capacity=2)
+        busy.register("telegram", handler("busy"), "123:token")
+        free.register("telegram", handler("free"), "123:token")
+        # the first is handled at once, the next two left in the log, then the second retried
+        claims = [
+            await busy.receive("telegram", str(i), {**PAYLOAD, "update_id": i})
+            for i in (1, 2, 3, 2)
+        ]
+        sweeper = asyncio.create_task(free.run_sweeper(interval_s=0.05))
+        for _ in range(100):
+            if len(handled["free"]) == 2:
+                break
+            await asyncio.sleep(0.05)
+        release.set()
+        await busy.drain(timeout_s=5)
+        await free.drain(timeout_s=5)
+        sweeper.cancel()
+        return claims
+
+    claims = asyncio.run(scenario())
+    assert claims == [Claim.NEW, Claim.NEW, Claim.NEW, Claim.NEW]  # the retry found it unheld
+    assert handled["busy"] == [1] and sorted(handled["free"]) == [2, 3]
+    assert all(store.claim("telegram", str(i), "", 30) is Claim.DONE for i in (1, 2, 3))
+    store.close()
