@@ -52,6 +52,8 @@ def main() -> None:
 @click.option("--reindex", is_flag=True, help="Đọc và nhúng lại tất cả (khi đổi mô hình nhúng).")
 def ingest(paths: tuple[Path, ...], prune: bool, reindex: bool) -> None:
     started = time.perf_counter()
+    if not any(p.exists() for p in paths):  # a mistyped path fails before the model loads
+        _fail("Không tìm thấy tệp hoặc thư mục nào: " + ", ".join(str(p) for p in paths))
     engine = Engine(load_settings())
     try:
         embedder = engine.embedder

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from importlib.resources import files
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
-from langchain_openai import ChatOpenAI
 
 from bot.answer import Citation
 from bot.router import is_injection
@@ -179,6 +178,8 @@ def _within(timeout_s: float, work: Callable[[], str]) -> str:
 
 class LLMComposer:
     def __init__(self, settings: LLMSettings):
+        from langchain_openai import ChatOpenAI  # a second of start-up, only when an LLM is set
+
         self.settings = settings
         self.model = ChatOpenAI(
             base_url=settings.base_url,

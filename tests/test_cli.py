@@ -127,8 +127,9 @@ def test_a_file_that_goes_bad_keeps_what_was_stored(sapxep: Run, tmp_path: Path,
 def test_nothing_to_ingest_is_a_clear_error(sapxep: Run, tmp_path: Path) -> None:
     result = sapxep(tmp_path / "data", "ingest", str(tmp_path / "khong-co"))
     assert result.returncode != 0
-    assert "khong-co" in result.stdout + result.stderr
+    assert "Không tìm thấy" in result.stderr and "khong-co" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+    assert not (tmp_path / "data" / "index").exists(), "nothing is written for a mistyped path"
     docs = sapxep(tmp_path / "data", "docs")
     assert docs.returncode != 0 and "sapxep ingest" in docs.stderr
 
