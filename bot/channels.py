@@ -6,7 +6,10 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import os
 import secrets
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +20,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from prometheus_client import Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from telegram.ext import Application
 
 from bot.answer import Answer
@@ -38,6 +42,21 @@ LATENCY = Histogram(
 # Answers are CPU-bound and hold the GIL much of the time: two threads keep a worker's cores
 # busy while its event loop stays free to acknowledge webhooks. Scale with workers, not threads.
 ANSWER_THREADS = 2
+# ...and below the event loop's OS priority (Linux nice is per thread): when the CPU is full,
+# acknowledging a webhook goes first, answers still take every idle cycle.
+ANSWER_NICENESS = 10
+WEBHOOK_PREFIX = "/webhooks/"
+ACK = Histogram(
+    "sapxep_webhook_ack_seconds",
+    "Thời gian từ khi nhận một webhook đến khi trả lời nền tảng (đã ghi nhận tin nhắn)",
+    ["channel"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+LOOP_LAG = Histogram(
+    "sapxep_event_loop_lag_seconds",
+    "Độ trễ vòng sự kiện của tiến trình (đo mỗi 0,25 giây): lớn là tiến trình không kịp báo nhận",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 STATE_ERRORS = Counter(
     "sapxep_state_errors_total", "Lỗi khi đọc/ghi trạng thái dùng chung (Redis/SQLite)", ["operation"]
 )
@@ -220,6 +239,30 @@ async def receive(inbox: Inbox, channel: str, update_id: str, payload: dict[str,
         ) from exc
 
 
+class AckTimer:
+    """ASGI middleware: how long each webhook waits for its status (`ACK`). Telegram and Zalo
+    redeliver what is not acknowledged in time, so this is the latency that matters to them."""
+
+    def __init__(self, app: ASGIApp, channels: tuple[str, ...]) -> None:
+        self.app = app
+        self.paths = {WEBHOOK_PREFIX + channel: channel for channel in channels}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"].removeprefix(scope.get("root_path", "")) if scope["type"] == "http" else ""
+        channel = self.paths.get(path)
+        if channel is None:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def timed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                ACK.labels(channel=channel).observe(time.perf_counter() - started)
+            await send(message)
+
+        await self.app(scope, receive, timed_send)
+
+
 def mount_channels(
     app: FastAPI,
     settings: Settings,
@@ -245,23 +288,26 @@ def mount_channels(
         inbox.register("zalo", zalo[0].handle, settings.zalo_oa_secret_key)
         app.include_router(zalo_router(zalo[2], lambda *a: receive(inbox, *a)))
     app.state.inbox = inbox
+    app.add_middleware(AckTimer, channels=tuple(inbox.channels))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         asyncio.get_running_loop().set_default_executor(
-            ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="sapxep-answer")
+            ThreadPoolExecutor(
+                max_workers=ANSWER_THREADS, thread_name_prefix="sapxep-answer", initializer=_lowered
+            )
         )
         if warm_up is not None:
             await asyncio.to_thread(warm_up)
         if telegram is not None:
             await telegram.initialize()
-        sweeper = asyncio.create_task(inbox.run_sweeper())
+        background = [asyncio.create_task(inbox.run_sweeper()), asyncio.create_task(_watch_loop())]
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             await inbox.drain(timeout_s=10)
             if telegram is not None:
                 await telegram.shutdown()
@@ -270,6 +316,21 @@ def mount_channels(
             state.close()
 
     app.router.lifespan_context = lifespan
+
+
+async def _watch_loop(every_s: float = 0.25) -> None:
+    """How late the event loop wakes up (`LOOP_LAG`), until cancelled."""
+    while True:
+        started = time.perf_counter()
+        await asyncio.sleep(every_s)
+        LOOP_LAG.observe(max(0.0, time.perf_counter() - started - every_s))
+
+
+def _lowered() -> None:
+    thread = threading.get_native_id()
+    with contextlib.suppress(AttributeError, OSError):  # where threads have no priority of their own
+        niceness = os.getpriority(os.PRIO_PROCESS, thread) + ANSWER_NICENESS
+        os.setpriority(os.PRIO_PROCESS, thread, min(niceness, 19))
 
 
 def _telegram(settings: Settings, responder: LoggedResponder, state: State) -> Application | None:

@@ -82,6 +82,10 @@ class Inbox:
         """Every slot taken: new deliveries go to the log for a free worker."""
         return len(self._tasks) >= self.capacity
 
+    @property
+    def channels(self) -> list[str]:
+        return list(self._handlers)
+
     async def _call(self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
 

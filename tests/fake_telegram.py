@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 TOKEN = "123456:TEST-token"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Sắp xếp", "username": "sapxep_test_bot"}
@@ -154,7 +155,10 @@ def create_app(token: str = TOKEN) -> FastAPI:
     async def call(bot_token: str, method: str, request: Request) -> JSONResponse:
         if bot_token != token:
             return _error(401, "Unauthorized")
-        params = await _params(request)
+        try:
+            params = await _params(request)
+        except ClientDisconnect:  # a sender killed mid-request (the kill -9 test): Telegram shrugs
+            return _error(400, "Bad Request: client disconnected")
         call = {"method": method, "params": params, "ok": True, "at": time.monotonic()}
         app.state.calls.append(call)
         match method:

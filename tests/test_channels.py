@@ -3,15 +3,19 @@ once per update, python-telegram-bot talking to a fake Bot API over real HTTP.""
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from fake_telegram import TOKEN, message_update
+from metrics import summed
 from servers import running
 
 from bot.api import create_app
+from bot.channels import ANSWER_NICENESS
 from bot.config import Settings
 from prompts import template
 
@@ -147,6 +151,39 @@ def test_metrics_are_exposed_for_prometheus(service: str) -> None:
     httpx.post(f"{service}/api/ask", json={"question": "giá vàng hôm nay"}, timeout=60)
     text = httpx.get(f"{service}/metrics").text
     assert "sapxep_questions_total" in text and "sapxep_answer_seconds_bucket" in text
+
+
+def test_answers_run_below_the_priority_of_the_event_loop(service: str) -> None:
+    response = httpx.post(f"{service}/api/ask", json={"question": "xã Tri Phương giờ là xã nào"}, timeout=60)
+    assert response.status_code == 200
+    loop_priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    answering = [t for t in threading.enumerate() if t.name.startswith("sapxep-answer")]
+    assert answering
+    for thread in answering:
+        assert os.getpriority(os.PRIO_PROCESS, thread.native_id) >= min(loop_priority + ANSWER_NICENESS, 19)
+
+
+def test_the_event_loop_lag_is_sampled(service: str) -> None:
+    def samples_taken() -> float:
+        text = httpx.get(f"{service}/metrics").text
+        return sum(summed([text], "sapxep_event_loop_lag_seconds_count", by="").values())
+
+    before = samples_taken()
+    wait_for(lambda: samples_taken() >= before + 2, seconds=5)
+
+
+def test_every_webhook_acknowledgement_is_timed_per_channel(service: str) -> None:
+    def timed() -> dict[str, float]:
+        text = httpx.get(f"{service}/metrics").text
+        return summed([text], "sapxep_webhook_ack_seconds_count", by="channel")
+
+    before = timed()
+    post_update(service, 903, "xã Tri Phương giờ thuộc xã nào")
+    assert httpx.post(f"{service}/webhooks/telegram", json={}).status_code == 403
+    assert httpx.post(f"{service}/webhooks/khac", json={}).status_code == 404
+    after = timed()
+    assert after["telegram"] - before.get("telegram", 0) == 2  # refusals are acknowledgements too
+    assert "khac" not in after, "only the channels' own paths are timed"
 
 
 def test_a_conversation_over_the_rate_limit_gets_a_polite_message(engine, tmp_path) -> None:

@@ -1,0 +1,44 @@
+"""Reading the service's Prometheus text (`GET /metrics`) in tests."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+
+SAMPLE = re.compile(r'^(?P<name>[a-z_]+)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$')
+LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+def samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
+    """Every sample of the metric `name` (exactly), with its labels."""
+    found = []
+    for line in text.splitlines():
+        match = SAMPLE.match(line)
+        if match and match["name"] == name:
+            found.append((dict(LABEL.findall(match["labels"] or "")), float(match["value"])))
+    return found
+
+
+def summed(texts: list[str], name: str, by: str) -> dict[str, float]:
+    """The metric over several instances' texts, summed per value of the label `by`."""
+    totals: dict[str, float] = defaultdict(float)
+    for text in texts:
+        for labels, value in samples(text, name):
+            totals[labels.get(by, "")] += value
+    return dict(totals)
+
+
+def buckets(texts: list[str], histogram: str) -> dict[float, float]:
+    """A histogram's cumulative bucket counts (bound → count), summed over instances and labels."""
+    return {float(le): n for le, n in summed(texts, f"{histogram}_bucket", by="le").items()}
+
+
+def quantile_bound(cumulative: dict[float, float], q: float) -> float:
+    """The smallest bucket bound holding a share `q` of the observations: an upper bound of the
+    q-quantile."""
+    total = cumulative.get(math.inf, 0.0)
+    for bound, count in sorted(cumulative.items()):
+        if total and count >= q * total:
+            return bound
+    return math.nan
