@@ -27,6 +27,7 @@ from bot.answer import Answer
 from bot.config import Settings
 from bot.inbox import Inbox, StateUnavailable
 from bot.responder import Responder
+from bot.security import route_path
 from bot.state import SharedState, StateStore
 from bot.telegram_bot import build_application, handle_webhook_update, parse_update
 from bot.zalo import ZaloBot, ZaloClient, ZaloSettings, zalo_router
@@ -245,19 +246,18 @@ class AckTimer:
 
     def __init__(self, app: ASGIApp, channels: tuple[str, ...]) -> None:
         self.app = app
-        self.paths = {WEBHOOK_PREFIX + channel: channel for channel in channels}
+        self.timers = {WEBHOOK_PREFIX + channel: ACK.labels(channel=channel) for channel in channels}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"].removeprefix(scope.get("root_path", "")) if scope["type"] == "http" else ""
-        channel = self.paths.get(path)
-        if channel is None:
+        timer = self.timers.get(route_path(scope)) if scope["type"] == "http" else None
+        if timer is None:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
 
         async def timed_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                ACK.labels(channel=channel).observe(time.perf_counter() - started)
+                timer.observe(time.perf_counter() - started)
             await send(message)
 
         await self.app(scope, receive, timed_send)
@@ -301,7 +301,7 @@ def mount_channels(
             await asyncio.to_thread(warm_up)
         if telegram is not None:
             await telegram.initialize()
-        background = [asyncio.create_task(inbox.run_sweeper()), asyncio.create_task(_watch_loop())]
+        background = [asyncio.create_task(inbox.run_sweeper()), asyncio.create_task(watch_loop())]
         try:
             yield
         finally:
@@ -318,12 +318,12 @@ def mount_channels(
     app.router.lifespan_context = lifespan
 
 
-async def _watch_loop(every_s: float = 0.25) -> None:
-    """How late the event loop wakes up (`LOOP_LAG`), until cancelled."""
+async def watch_loop(observe: Callable[[float], None] = LOOP_LAG.observe, every_s: float = 0.25) -> None:
+    """Report how late (s) the running event loop wakes up, every `every_s`, until cancelled."""
     while True:
         started = time.perf_counter()
         await asyncio.sleep(every_s)
-        LOOP_LAG.observe(max(0.0, time.perf_counter() - started - every_s))
+        observe(max(0.0, time.perf_counter() - started - every_s))
 
 
 def _lowered() -> None:

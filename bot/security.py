@@ -89,6 +89,11 @@ def page_policy(html: str) -> str:
     )
 
 
+def route_path(scope: Scope) -> str:
+    """The path an HTTP request asks for, below any mount point (`root_path`)."""
+    return scope["path"].removeprefix(scope.get("root_path", ""))
+
+
 class SecurityHeaders:
     """ASGI middleware: the security headers on every HTTP response (errors, preflights and
     webhooks included); the docs paths get `DOCS_POLICY`, /api paths `API_HEADERS` too."""
@@ -102,7 +107,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = self.headers_for(scope["path"].removeprefix(scope.get("root_path", "")))
+        headers = self.headers_for(route_path(scope))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

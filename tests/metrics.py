@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 
-SAMPLE = re.compile(r'^(?P<name>[a-z_]+)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$')
-LABEL = re.compile(r'(\w+)="([^"]*)"')
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
-    """Every sample of the metric `name` (exactly), with its labels."""
-    found = []
-    for line in text.splitlines():
-        match = SAMPLE.match(line)
-        if match and match["name"] == name:
-            found.append((dict(LABEL.findall(match["labels"] or "")), float(match["value"])))
-    return found
+    """Every sample named `name` (e.g. `…_total`, `…_bucket`, `…_count`), with its labels."""
+    return [
+        (sample.labels, sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    ]
 
 
 def summed(texts: list[str], name: str, by: str) -> dict[str, float]:

@@ -30,6 +30,7 @@ from metrics import buckets, quantile_bound, summed
 from service import Service
 from telegram_sender import SECRET, Deliveries, client, deliver, replies, wait_for_replies
 
+from bot.channels import watch_loop
 from prompts import template
 
 LEASE_S = 10
@@ -175,7 +176,7 @@ def test_load_of_chat_messages_and_an_api_burst(instances, telegram_app, capsys)
         # (its TLS context), which would otherwise delay the first messages by seconds.
         async with contextlib.AsyncExitStack() as stack:
             clients = [await stack.enter_async_context(client(len(urls))) for _ in range(LOAD_USERS)]
-            lag = asyncio.create_task(loop_lag(sender_lag_ms))
+            lag = asyncio.create_task(watch_loop(lambda s: sender_lag_ms.append(s * 1000), 0.1))
             await asyncio.gather(*(user(n, http) for n, http in enumerate(clients)))
             lag.cancel()
 
@@ -210,14 +211,6 @@ def test_load_of_chat_messages_and_an_api_burst(instances, telegram_app, capsys)
     assert per_chat == {LOAD_MESSAGES_PER_USER}  # nothing lost, nothing repeated
     assert api_status == {200}
     assert acks[math.inf] == total, "every delivery's acknowledgement is timed, once"
-
-
-async def loop_lag(into: list[float], every_s: float = 0.1) -> None:
-    """How late the running event loop wakes up, until cancelled."""
-    while True:
-        started = time.monotonic()
-        await asyncio.sleep(every_s)
-        into.append((time.monotonic() - started - every_s) * 1000)
 
 
 async def api_burst(urls: list[str], count: int) -> list[tuple[int, float]]:
