@@ -14,15 +14,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bot.answer import Answer
-from bot.bench import VARIANTS, FileRuns, evaluate, throughput
-from bot.channels import LoggedResponder, StoredConversations, open_state
+from bot.answer.engine import Engine
+from bot.answer.models import Answer
+from bot.answer.responder import Responder
+from bot.channels.logged import LoggedResponder, StoredConversations
+from bot.channels.telegram import build_application
 from bot.config import load_settings
-from bot.engine import Engine
-from bot.evaluation import AnswerSummary, SystemRun, load_items
-from bot.responder import Responder
-from bot.security import install_logging
-from bot.telegram_bot import build_application
+from bot.evaluation.bench import VARIANTS, FileRuns, evaluate, throughput
+from bot.evaluation.metrics import AnswerSummary, SystemRun, load_items
+from bot.service.security import install_logging
+from bot.state import open_state
 from index.build import IngestReport, update_index
 from index.embeddings import EmbeddingModelError
 from index.search import EmbeddingMismatch
@@ -172,7 +173,7 @@ def serve(host: str, port: int, workers: int) -> None:
         metrics.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
     uvicorn.run(
-        "bot.api:create_app",
+        "bot.service.app:create_app",
         factory=True,
         host=host,
         port=port,

@@ -13,8 +13,8 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from langchain_community.docstore.in_memory import InMemoryDocstore

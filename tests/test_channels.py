@@ -14,9 +14,9 @@ from fake_telegram import TOKEN, message_update
 from metrics import summed
 from servers import running
 
-from bot.api import create_app
-from bot.channels import ANSWER_NICENESS
 from bot.config import Settings
+from bot.service.app import create_app
+from bot.service.webhooks import ANSWER_NICENESS
 from prompts import template
 
 SECRET = "webhook-secret-for-tests"
@@ -187,9 +187,10 @@ def test_every_webhook_acknowledgement_is_timed_per_channel(service: str) -> Non
 
 
 def test_a_conversation_over_the_rate_limit_gets_a_polite_message(engine, tmp_path) -> None:
-    from bot.channels import LoggedResponder, State
-    from bot.responder import Responder
-    from bot.state import StateStore
+    from bot.answer.responder import Responder
+    from bot.channels.logged import LoggedResponder
+    from bot.state import State
+    from bot.state.sqlite import StateStore
 
     store = StateStore(tmp_path / "state.sqlite3", salt="test")
     limited = LoggedResponder(Responder(engine), State(store, store), limit=2, window_s=60)
@@ -201,9 +202,9 @@ def test_a_conversation_over_the_rate_limit_gets_a_polite_message(engine, tmp_pa
 
 
 def test_a_follow_up_reaches_another_worker_through_the_shared_store(engine, tmp_path) -> None:
-    from bot.channels import StoredConversations
-    from bot.responder import Responder
-    from bot.state import StateStore
+    from bot.answer.responder import Responder
+    from bot.channels.logged import StoredConversations
+    from bot.state.sqlite import StateStore
 
     path = tmp_path / "shared.sqlite3"
     first = Responder(engine, conversations=StoredConversations(StateStore(path, salt="t")))

@@ -38,11 +38,11 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import status_code_conformance
 from servers import running
 
-from bot.answer import Answer
-from bot.api import QUESTION_CAP, create_app
+from bot.answer.models import Answer
+from bot.answer.responder import MAX_QUESTION_CHARS
+from bot.channels.telegram import APOLOGY
 from bot.config import Settings
-from bot.responder import MAX_QUESTION_CHARS
-from bot.telegram_bot import APOLOGY
+from bot.service.app import QUESTION_CAP, create_app
 from ingest.text import ABBREVIATIONS, CAPITAL_ABBREVIATIONS, fold, has_diacritics, normalize
 from prompts import template
 

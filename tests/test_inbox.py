@@ -7,8 +7,9 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from bot.inbox import Inbox
-from bot.state import Claim, StateStore
+from bot.channels.inbox import Inbox
+from bot.state.contract import Claim
+from bot.state.sqlite import StateStore
 
 CHAT_ID = 987_654_321_987
 PAYLOAD = {"update_id": 1, "message": {"chat": {"id": CHAT_ID}, "text": "xã Tri Phương"}}

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.answer.engine import Engine, Loaded
+from bot.answer.responder import Responder
 from bot.config import Settings
-from bot.engine import Engine, Loaded
-from bot.responder import Responder
 from index.build import update_index
 from index.store import Index, IndexStore, LiveValue
 

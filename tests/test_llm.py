@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from servers import running
 from fake_openai import create_app
+from servers import running
 
-from bot.answer import Citation
-from bot.llm import NO_ANSWER, SYSTEM_PROMPT, LLMComposer, LLMSettings, rejection, validate
+from bot.answer.llm import NO_ANSWER, SYSTEM_PROMPT, LLMComposer, LLMSettings, rejection, validate
+from bot.answer.models import Citation
 
 KEY = "sk-test-7f3a9c"
 

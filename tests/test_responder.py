@@ -10,10 +10,10 @@ import pytest
 from fake_openai import create_app
 from servers import running
 
-from bot.answer import Answer
-from bot.engine import Engine
-from bot.llm import LLMComposer, LLMSettings
-from bot.responder import Responder
+from bot.answer.engine import Engine
+from bot.answer.llm import LLMComposer, LLMSettings
+from bot.answer.models import Answer
+from bot.answer.responder import Responder
 from ingest.text import fold
 
 

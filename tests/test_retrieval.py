@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine import Engine
+from bot.answer.engine import Engine
 from index.build import update_index
 from index.retriever import Filters, LangChainRetriever
 from index.search import EmbeddingMismatch, SearchIndex

@@ -30,7 +30,7 @@ from metrics import buckets, quantile_bound, summed
 from service import Service
 from telegram_sender import SECRET, Deliveries, client, deliver, replies, wait_for_replies
 
-from bot.channels import watch_loop
+from bot.service.webhooks import watch_loop
 from prompts import template
 
 LEASE_S = 10

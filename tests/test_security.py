@@ -40,13 +40,13 @@ from servers import running
 from service import Service
 from test_webchat import context  # noqa: F401  (the headless Chromium fixture)
 
-from bot.answer import Answer
-from bot.api import create_app
+from bot.answer.engine import Engine
+from bot.answer.llm import SYSTEM_PROMPT, LLMComposer, LLMSettings
+from bot.answer.models import Answer
+from bot.answer.responder import Responder
 from bot.config import Settings
-from bot.engine import Engine
-from bot.llm import SYSTEM_PROMPT, LLMComposer, LLMSettings
-from bot.responder import Responder
-from bot.security import UNCHECKED, install_logging
+from bot.service.app import create_app
+from bot.service.security import UNCHECKED, install_logging
 from index.build import update_index
 from ingest.text import fold
 from prompts import template

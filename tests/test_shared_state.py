@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.redis_state import RedisState, connect
-from bot.state import Claim, SharedState, StateStore
+from bot.state.contract import Claim, SharedState
+from bot.state.redis_store import RedisState, connect
+from bot.state.sqlite import StateStore
 
 
 class Clock:

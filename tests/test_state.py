@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.state import DAY_S, Claim, StateStore
+from bot.state.contract import Claim
+from bot.state.database import DAY_S
+from bot.state.sqlite import StateStore
 
 SALT = "test-salt"
 

@@ -14,28 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from bot.answer import Answer, Citation
-from bot.formatting import (
-    escape,
-    plain_text,
-    split_message,
-    telegram_html,
-    telegram_messages,
-)
-from bot.telegram_bot import (
-    APOLOGY,
-    MODE_COMMANDS,
-    ModeCommand,
-    NO_DOCUMENTS,
-    THANKS,
-    WELCOME,
-    build_application,
-    handle_webhook_update,
-)
 from fake_telegram import (
     CHAT,
     TOKEN,
@@ -45,8 +23,29 @@ from fake_telegram import (
     message_update,
     parse_html,
 )
+from fastapi import FastAPI
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from servers import running
 
+from bot.answer.models import Answer, Citation
+from bot.channels.formatting import (
+    escape,
+    plain_text,
+    split_message,
+    telegram_html,
+    telegram_messages,
+)
+from bot.channels.telegram import (
+    APOLOGY,
+    MODE_COMMANDS,
+    NO_DOCUMENTS,
+    THANKS,
+    WELCOME,
+    ModeCommand,
+    build_application,
+    handle_webhook_update,
+)
 
 RESOLUTION = "Nghị quyết về việc sắp xếp các ĐVHC cấp xã của thành phố Hà Nội"
 
@@ -248,7 +247,7 @@ def test_nguon_lists_the_documents(telegram: Telegram) -> None:
 def test_failing_asker_gets_an_apology_and_the_bot_goes_on(
     telegram: Telegram, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.ERROR, logger="bot.telegram_bot"):
+    with caplog.at_level(logging.ERROR, logger="bot.channels.telegram"):
         deliver(
             telegram,
             FailingAsker(),

@@ -16,11 +16,10 @@ import pytest
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
-
-import bot
 from servers import running
 
-STATIC = Path(bot.__file__).parent / "static"
+from bot.channels.webchat import STATIC
+
 OUTPUT = Path(__file__).parent / "output"
 CHROMIUM = os.environ.get("SAPXEP_CHROMIUM", "/usr/bin/chromium")
 

@@ -1,4 +1,4 @@
-"""The Zalo channel over real HTTP: bot.zalo talks to tests/fake_zalo.py on 127.0.0.1.
+"""The Zalo channel over real HTTP: bot.channels.zalo talks to tests/fake_zalo.py on 127.0.0.1.
 
 The responder is replaced by a small fake Asker (the seam); the StateStore is the real one.
 """
@@ -14,25 +14,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
-
-from bot.channels import LoggedResponder, State, receive
-from bot.inbox import Inbox
-from prompts import template
-from bot.answer import Answer, Citation
-from bot.formatting import plain_text
-from bot.state import StateStore
-from bot.telegram_bot import APOLOGY
-from bot.zalo import (
-    ZALO_LIMIT,
-    ZaloBot,
-    ZaloClient,
-    ZaloError,
-    ZaloSettings,
-    verify_signature,
-    zalo_router,
-)
-from bot.zalo import text_event as parse_text_event
 from fake_zalo import (
     APP_ID,
     APP_SECRET,
@@ -45,7 +26,28 @@ from fake_zalo import (
     sign,
     text_event,
 )
+from fastapi import FastAPI
 from servers import running
+
+from bot.answer.models import Answer, Citation
+from bot.channels.formatting import plain_text
+from bot.channels.inbox import Inbox
+from bot.channels.logged import LoggedResponder
+from bot.channels.telegram import APOLOGY
+from bot.channels.zalo import (
+    ZALO_LIMIT,
+    ZaloBot,
+    ZaloClient,
+    ZaloError,
+    ZaloSettings,
+    verify_signature,
+    zalo_router,
+)
+from bot.channels.zalo import text_event as parse_text_event
+from bot.service.webhooks import receive
+from bot.state import State
+from bot.state.sqlite import StateStore
+from prompts import template
 
 CITATION = Citation(
     n=1,
@@ -367,7 +369,7 @@ def test_two_instances_refreshing_at_once_both_deliver(
 ) -> None:
     """Two instances over one Redis see the token expire together; one refresh wins, the other
     is refused (its refresh token was just spent) and adopts the winner's pair."""
-    from bot.redis_state import RedisState, connect
+    from bot.state.redis_store import RedisState, connect
 
     redis_server.flush()
     states = [RedisState(connect(redis_server.url), salt="s") for _ in range(2)]

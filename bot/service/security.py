@@ -3,7 +3,7 @@
 `secure_app(app, settings)` is called once, right after the FastAPI app is created; the
 Telegram long-polling command calls `install_logging(settings)` itself.
 
-Content-Security-Policy: the web chat (bot/static/index.html) has one inline <style> and one
+Content-Security-Policy: the web chat (bot/channels/static/index.html) has one inline <style> and one
 inline <script>; they are allowed by their sha256, computed from the file at start-up, so an
 edit of the page keeps working and any injected inline code does not run. FastAPI's /docs and
 /redoc pages load Swagger UI / ReDoc from the jsDelivr CDN and bootstrap them with an inline
@@ -19,7 +19,6 @@ import re
 from base64 import b64encode
 from collections.abc import Iterable, Mapping
 from hashlib import sha256
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus, urlsplit
 
@@ -28,9 +27,9 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.channels.webchat import PAGE
 from bot.config import Settings
 
-PAGE = Path(__file__).parent / "static" / "index.html"
 REDACTED = "***"
 UNCHECKED = "(log record withheld: its arguments could not be checked for secrets)"
 

@@ -6,11 +6,9 @@ import asyncio
 import logging
 import os
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
-from fastapi.responses import FileResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -21,20 +19,22 @@ from prometheus_client import (
 from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from bot.admin import admin_router, require_admin
-from bot.answer import Answer
-from bot.channels import LoggedResponder, StoredConversations, mount_channels, open_state
+from bot.answer.engine import Engine
+from bot.answer.models import Answer
+from bot.answer.responder import MAX_QUESTION_CHARS, Responder, group_thousands
+from bot.channels.logged import LoggedResponder, StoredConversations
+from bot.channels.webchat import webchat_router
 from bot.config import Settings, load_settings
-from bot.engine import Engine
-from bot.responder import MAX_QUESTION_CHARS, Responder, group_thousands
-from bot.security import secure_app
+from bot.service.admin import admin_router, require_admin
+from bot.service.security import secure_app
+from bot.service.webhooks import mount_channels
+from bot.state import open_state
 from index.embeddings import EmbeddingModelError
 from index.retriever import Filters
 from index.search import EmbeddingMismatch
 from index.store import IndexUnavailable
 from prompts import template
 
-STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("sapxep.api")
 # Five times the web form's 4,000 characters: even NFD-decomposed, a message users could send
 # gets the responder's polite "too long" reply; above the cap, a 422 in Vietnamese.
@@ -103,9 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     secure_app(app, settings)
 
-    @app.get("/", include_in_schema=False)
-    def home() -> FileResponse:
-        return FileResponse(STATIC / "index.html")
+    app.include_router(webchat_router())
 
     @app.post("/api/ask", response_model=Answer)
     async def ask(request: AskRequest) -> Answer:

@@ -6,7 +6,7 @@ import html
 import re
 from collections.abc import Callable, Sequence
 
-from bot.answer import Answer, Citation
+from bot.answer.models import Answer, Citation
 
 # Split points, best first: paragraph, line, sentence, word. The number is how many characters
 # of the separator stay with the piece before the cut (the sentence's punctuation).

@@ -20,8 +20,8 @@ from importlib.resources import files
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from bot.answer import Citation
-from bot.router import is_injection
+from bot.answer.models import Citation
+from bot.answer.router import is_injection
 
 log = logging.getLogger("sapxep.llm")
 

@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 from cryptography.fernet import Fernet, InvalidToken
 from prometheus_client import Counter
 
-from bot.state import Claim, SharedState
+from bot.state.contract import Claim, SharedState
 
 log = logging.getLogger("sapxep.inbox")
 DELIVERIES = Counter(

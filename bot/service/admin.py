@@ -30,8 +30,8 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bot.answer.engine import Engine
 from bot.config import Settings
-from bot.engine import Engine
 from index.build import IngestReport, update_index
 from index.embeddings import EmbeddingModelError
 from index.search import EmbeddingMismatch

@@ -16,7 +16,7 @@ from langchain_community.vectorstores import FAISS
 from langchain_core.documents import Document as LCDocument
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from bot.evaluation import Passage
+from bot.evaluation.metrics import Passage
 from index.search import Embedder
 from ingest.loaders import LoadError, load
 from ingest.records import Chunk, Document

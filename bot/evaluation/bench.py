@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.baselines import NaiveLangChain, PlainBM25
-from bot.engine import Engine
-from bot.evaluation import (
+from bot.answer.engine import Engine
+from bot.answer.responder import Responder
+from bot.evaluation.baselines import NaiveLangChain, PlainBM25
+from bot.evaluation.metrics import (
     AnswerResult,
     Passage,
     SystemRun,
@@ -21,7 +22,6 @@ from bot.evaluation import (
     score_answer,
     score_item,
 )
-from bot.responder import Responder
 
 PRODUCT = "sapxep"
 PLAIN_BM25 = "bm25-thường"

@@ -9,8 +9,7 @@ import time
 from collections import OrderedDict
 from typing import Protocol
 
-from bot.answer import Answer
-from bot.compose import (
+from bot.answer.compose import (
     Sources,
     agency_score,
     compose_duties,
@@ -19,9 +18,10 @@ from bot.compose import (
     compose_units,
     score_sentences,
 )
-from bot.engine import Engine, Loaded
-from bot.llm import LLMComposer
-from bot.router import (
+from bot.answer.engine import Engine, Loaded
+from bot.answer.llm import LLMComposer
+from bot.answer.models import Answer
+from bot.answer.router import (
     Mode,
     asked_facts,
     is_injection,

@@ -1,7 +1,7 @@
 """The Zalo Official Account channel: a thin adapter over any `Asker`.
 
 Zalo posts each event to our webhook (`zalo_router`) signed with `X-ZEvent-Signature`; the text
-events are recorded (`bot.inbox`), acknowledged with 200, and answered in the background through
+events are recorded (`bot.channels.inbox`), acknowledged with 200, and answered in the background through
 the OA API (`ZaloClient.send_text`), refreshing the access token when Zalo calls it invalid or
 expired. The refresh token rotates on every refresh, so each new pair is persisted in the shared
 state before it is used.
@@ -14,16 +14,15 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, HTTPException, Request
 
-from bot.formatting import plain_text, split_message
-from bot.state import SharedState
-from bot.telegram_bot import APOLOGY, Asker
+from bot.channels.contract import APOLOGY, Asker, Receive
+from bot.channels.formatting import plain_text, split_message
+from bot.state.contract import SharedState
 
 logger = logging.getLogger(__name__)
 
@@ -237,7 +236,6 @@ class ZaloBot:
                 break  # a gap would garble the answer: stop at the first piece not delivered
 
 
-Receive = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 """`receive(channel, delivery id, payload)`: records the delivery and starts its handler."""
 
 

@@ -24,7 +24,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from bot.state import Claim, Delivery
+from bot.state.contract import Claim, Delivery
 
 PREFIX = "sapxep:"
 DELIVERY_TTL_S = 7 * 86_400  # how long an answered update id is remembered

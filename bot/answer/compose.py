@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from bot.answer import Citation
-from bot.router import is_injection
+from bot.answer.models import Citation
+from bot.answer.router import is_injection
 from index.registry import Placement
 from index.retriever import Hit
 from index.store import Index

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from bot.answer.llm import LLMComposer, LLMSettings
 from bot.config import Settings
-from bot.llm import LLMComposer, LLMSettings
 from index.embeddings import SentenceEmbeddings, resolve_model
 from index.query import Catalog
 from index.registry import UnitRegistry

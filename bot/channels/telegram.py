@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
+from fastapi import APIRouter, HTTPException, Request
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
@@ -29,8 +31,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.answer import Answer
-from bot.formatting import TELEGRAM_LIMIT, split_message, telegram_messages
+from bot.channels.contract import APOLOGY, Asker, Receive
+from bot.channels.formatting import TELEGRAM_LIMIT, split_message, telegram_messages
 from prompts import template
 
 logger = logging.getLogger(__name__)
@@ -40,7 +42,6 @@ FeedbackHook = Callable[[str, int, bool], None]
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 
 WELCOME = template("chat.welcome")
-APOLOGY = template("chat.apology")
 THANKS = template("chat.thanks")
 NO_DOCUMENTS = template("chat.no_documents")
 DOCUMENTS_HEADER = template("chat.documents_header")
@@ -48,12 +49,6 @@ FEEDBACK_PATTERN = r"^fb:[01]:[0-9a-f]+$"
 BACKOFF_S = (0.5, 1.0, 2.0)  # pauses between the at most four tries of one send
 MAX_RETRY_AFTER_S = 30.0  # a longer flood-control wait is cut short: the user is waiting
 T = TypeVar("T")
-
-
-class Asker(Protocol):
-    """Question in, Answer out (the real one is `bot.responder.Responder`)."""
-
-    def ask(self, question: str, conversation: str | None = None) -> Answer: ...
 
 
 @dataclass(frozen=True)
@@ -246,3 +241,67 @@ def parse_update(app: Application, payload: dict[str, Any]) -> Update:
 async def handle_webhook_update(app: Application, payload: dict[str, Any]) -> None:
     """Process one update received by the webhook; `app` must be initialized."""
     await app.process_update(parse_update(app, payload))
+
+
+_TELEGRAM_SCHEMA = {
+    "parameters": [
+        {"name": "X-Telegram-Bot-Api-Secret-Token", "in": "header", "required": True,
+         "schema": {"type": "string"}, "description": "the secret_token given to setWebhook"},
+    ],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object",
+        "required": ["update_id"],
+        "properties": {
+            "update_id": {"type": "integer", "minimum": 0, "maximum": 2**53},
+            "message": {
+                "type": "object",
+                "required": ["message_id", "date", "chat"],
+                "properties": {
+                    "message_id": {"type": "integer", "minimum": 1, "maximum": 2**53},
+                    "date": {"type": "integer", "minimum": 0, "maximum": 4_102_444_800},
+                    "chat": {
+                        "type": "object",
+                        "required": ["id", "type"],
+                        "properties": {
+                            "id": {"type": "integer", "minimum": -(2**52), "maximum": 2**52},
+                            "type": {"enum": ["private"]},
+                        },
+                        "additionalProperties": False,
+                    },
+                    "text": {"type": "string"},
+                },
+            },
+        },
+    }}}},
+}  # fmt: skip
+_TELEGRAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "không phải update hợp lệ"},
+    403: {"description": "sai secret token"},
+    503: {"description": "chưa ghi nhận được, Telegram sẽ gửi lại"},
+}
+
+
+def telegram_router(secret: str, bot: Application, receive: Receive) -> APIRouter:
+    """`POST /webhooks/telegram`: 403 on a wrong secret token, 400 on what is not an update,
+    else the update is recorded (by `receive`, keyed on update_id) and 200."""
+    router = APIRouter()
+
+    @router.post(
+        "/webhooks/telegram",
+        openapi_extra=_TELEGRAM_SCHEMA,
+        responses=_TELEGRAM_RESPONSES,
+    )
+    async def webhook(request: Request) -> dict[str, bool]:
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+            raise HTTPException(status_code=403, detail="secret token không đúng")
+        try:
+            payload: dict[str, Any] = await request.json()
+            update_id = str(int(payload["update_id"]))
+            parse_update(bot, payload)
+        except Exception as exc:  # PTB raises whatever a malformed field provokes
+            raise HTTPException(status_code=400, detail="update không hợp lệ") from exc
+        await receive("telegram", update_id, payload)
+        return {"ok": True}
+
+    return router

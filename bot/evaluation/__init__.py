@@ -1,0 +1,3 @@
+"""Measuring the assistant: metrics over the eval sets (`metrics`), the peers it is compared
+with (`baselines`) and the benchmark runs (`bench`).
+"""
