@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -14,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bot.answer.convert import ConvertError, convert_rows, read_table, write_table
 from bot.answer.engine import Engine
 from bot.answer.models import Answer
 from bot.answer.responder import Responder
@@ -26,8 +29,10 @@ from bot.service.security import install_logging
 from bot.state import open_state
 from index.build import IngestReport, update_index
 from index.embeddings import EmbeddingModelError
+from index.registry import UnitRegistry
 from index.search import EmbeddingMismatch
 from index.store import IndexStore, IndexUnavailable, IndexWriteError
+from prompts import template
 
 console = Console()
 err = Console(stderr=True)
@@ -255,6 +260,11 @@ def eval_command(files: tuple[Path, ...], no_baselines: bool, misses: bool) -> N
             for r in file_runs.runs[0].results:
                 if r.recall5 < 1.0:
                     console.print(f"[yellow]trượt[/yellow] {r.item.get('id')} {r.item['question']}")
+            for a in file_runs.answers:
+                if not a.ok:
+                    answer = _short(a.answer.replace("\n", " "), 160)
+                    console.print(f"[red]sai[/red] {a.item.get('id')} [{a.item.get('category', a.mode)}] "
+                                  f"{a.item['question']} → {answer}")
 
 
 def _eval_table(results: list[FileRuns]) -> Table:
@@ -287,11 +297,14 @@ def _eval_table(results: list[FileRuns]) -> Table:
 
 def _answer_table(results: list[FileRuns]) -> Table:
     answers = [a for r in results for a in r.answers]
-    table = Table(title="Câu trả lời: độ phủ must_include, từ chối đúng, từ chối nhầm, độ trễ (ms)")
-    for column in ("Nhóm", "Có đáp án", "Không có", "Độ phủ", "Từ chối đúng", "Từ chối nhầm",
-                   "p50", "p95"):
+    table = Table(title="Câu trả lời: đúng (ok), gọn (tight), độ phủ must_include, từ chối, độ trễ")
+    for column in ("Nhóm", "Có đáp án", "Không có", "ok", "tight", "Độ phủ", "Từ chối đúng",
+                   "Từ chối nhầm", "Dài (trung vị)", "p50 ms", "p95 ms"):
         table.add_column(column, justify="left" if column == "Nhóm" else "right")
     groups: list[tuple[str, list]] = [("tất cả", answers)]
+    groups += [(f"tệp {r.path.name}", r.answers) for r in results if len(results) > 1]
+    groups += [(f"loại {c}", [a for a in answers if a.item.get("category") == c])
+               for c in sorted({str(a.item.get("category", "")) for a in answers} - {""})]
     groups += [(f"chế độ {m}", [a for a in answers if a.mode == m])
                for m in sorted({a.mode for a in answers})]
     groups += [(f"biến thể {v}", [a for a in answers if a.item.get("variant") == v])
@@ -300,10 +313,43 @@ def _answer_table(results: list[FileRuns]) -> Table:
         if not group:
             continue
         s = AnswerSummary.of(group)
-        table.add_row(name, str(s.answerable), str(s.unanswerable), f"{s.coverage:.3f}",
-                      f"{s.declined:.3f}" if s.unanswerable else "—",
-                      f"{s.false_refusals:.3f}", f"{s.p50_ms:.1f}", f"{s.p95_ms:.1f}")
+        table.add_row(name, str(s.answerable), str(s.unanswerable), f"{s.ok:.3f}", f"{s.tight:.3f}",
+                      f"{s.coverage:.3f}", f"{s.declined:.3f}" if s.unanswerable else "—",
+                      f"{s.false_refusals:.3f}", f"{s.median_chars:.0f}", f"{s.p50_ms:.1f}",
+                      f"{s.p95_ms:.1f}")
     return table
+
+
+@main.command(help="Đổi địa chỉ cũ sang địa chỉ mới cho cả tệp .csv/.xlsx (một địa chỉ mỗi dòng).")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--column", help="Tên cột địa chỉ (mặc định: cột có chữ «địa chỉ»).")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Tệp kết quả .csv/.xlsx (mặc định: <tệp>.moi.<đuôi>).")
+@click.option("--json", "as_json", is_flag=True, help="In mỗi dòng một đối tượng JSON, theo thứ tự.")
+def convert(file: Path, column: str | None, output: Path | None, as_json: bool) -> None:
+    try:
+        table = read_table(file, column)
+        registry = UnitRegistry.of(_store().load())
+    except (ConvertError, IndexUnavailable) as exc:
+        _fail(exc.message)
+    started = time.perf_counter()
+    with Progress(TextColumn("Đổi địa chỉ"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as progress:
+        task = progress.add_task("", total=len(table.rows))
+        results = list(convert_rows(table, registry, lambda: progress.advance(task)))
+    seconds = max(time.perf_counter() - started, 1e-9)
+    if as_json:
+        for result in results:
+            click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+        return
+    target = output or file.with_name(f"{file.stem}.moi{file.suffix.lower() or '.csv'}")
+    try:
+        write_table(target, table, results)
+    except OSError as exc:
+        _fail(f"Không ghi được {target}: {exc.strerror}")
+    summary = ", ".join(f"{n} {status}" for status, n in Counter(r.status for r in results).most_common())
+    err.print(template("convert.done", rows=len(results), per_second=f"{len(results) / seconds:,.0f}",
+                       summary=summary or "0", output=target))
 
 
 @main.command(help="Thống kê câu hỏi của người dân: nhiều nhất, bị từ chối, góp ý.")

@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from index.provinces import ProvinceRegistry
+from index.store import Index
 from ingest.records import OldUnit, UnitChange
 from ingest.text import fold, normalize
-from ingest.units import KINDS, province_key
+from ingest.provinces import province_key
+from ingest.units import KINDS
 
 
 @dataclass(frozen=True)
@@ -25,9 +28,9 @@ def name_key(name: str) -> str:
 class UnitRegistry:
     """Old unit -> new unit(s), across all provinces."""
 
-    def __init__(self, changes: list[UnitChange], provinces: dict[str, str]):
+    def __init__(self, changes: list[UnitChange], provinces: ProvinceRegistry):
         self.changes = changes
-        self.provinces = provinces  # old province key -> new province name
+        self.provinces = provinces
         self._by_name: dict[str, list[Placement]] = {}
         self._by_folded: dict[str, list[Placement]] = {}
         # Where a district name is known to be: from "(huyện …)" qualifiers and from new units
@@ -39,14 +42,23 @@ class UnitRegistry:
                 key = _district_key(old.qualifier)
                 if key:
                     self._district_provinces.setdefault(key, set()).add(change.province)
+        self._by_new: dict[str, list[UnitChange]] = {}
         for change in changes:
+            self._by_new.setdefault(fold(change.new_name), []).append(change)
             for old in change.olds:
                 placement = Placement(change, old)
                 self._by_name.setdefault(name_key(old.name), []).append(placement)
                 self._by_folded.setdefault(fold(old.name), []).append(placement)
 
+    @classmethod
+    def of(cls, index: Index) -> UnitRegistry:
+        """Every arrangement clause of the index, over its provinces and counts."""
+        registry = index.registry
+        changes = [u for f in index.files.values() for u in f.units]
+        return cls(changes, ProvinceRegistry(registry.province_changes, registry.counts))
+
     def new_province(self, old_province: str) -> str:
-        return self.provinces.get(province_key(old_province), "")
+        return self.provinces.new_province(old_province)
 
     def find(
         self,
@@ -74,6 +86,19 @@ class UnitRegistry:
             typed = [district] if isinstance(district, str) else district
             pool = _by_district(pool, typed)
             pool = self._in_district_province(pool, typed)
+        return pool
+
+    def formed(self, name: str, kind: str = "", province: str = "") -> list[UnitChange]:
+        """The new units called `name` (each with the old units it took); typed with
+        diacritics, only those spelled so ("Sơn Hà" is not "Sơn Hạ")."""
+        pool = self._by_new.get(fold(name), [])
+        if name != fold(name):
+            pool = [c for c in pool if name_key(c.new_name) == name_key(name)] or pool
+        if kind:
+            pool = [c for c in pool if fold(c.new_kind) == fold(kind)]
+        if province:
+            wanted = {province_key(province), province_key(self.new_province(province))}
+            pool = [c for c in pool if province_key(c.province) in wanted]
         return pool
 
     def _in_district_province(self, pool: list[Placement], typed: list[str]) -> list[Placement]:

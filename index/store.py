@@ -29,17 +29,12 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from ingest.pipeline import IngestedFile
-from ingest.records import Chunk, Document
-from ingest.units import (
-    CrossCheck,
-    ListedUnit,
-    cross_check,
-    extract_province_merges,
-    extract_unit_list,
-)
+from ingest.provinces import extract_provinces, province_merges
+from ingest.records import Chunk, Document, ProvinceChange, UnitCount, from_dict, to_dict
+from ingest.units import CrossCheck, ListedUnit, cross_check, extract_counts, extract_unit_list
 from prompts import template
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 Artifacts = Callable[[Path, Path | None], dict[str, Any]]
 KEEP_VERSIONS = 2
 SWAP_ATTEMPTS = 3  # reads retried when writers keep replacing the version being read
@@ -88,9 +83,15 @@ def damaged(path: Path, exc: Exception) -> IndexUnavailable:
 
 @dataclass
 class Registry:
-    provinces: dict[str, str] = field(default_factory=dict)  # old province key -> new name
+    province_changes: list[ProvinceChange] = field(default_factory=list)  # 60-NQ/TW
+    counts: list[UnitCount] = field(default_factory=list)  # per province, its resolution
     unit_list: list[ListedUnit] = field(default_factory=list)  # 1027/CTK-CSCL
     cross_check: CrossCheck | None = None
+
+    @property
+    def provinces(self) -> dict[str, str]:
+        """Old province key -> new province name."""
+        return province_merges(self.province_changes)
 
 
 @dataclass
@@ -118,14 +119,16 @@ def ordered_chunks(files: dict[str, IngestedFile]) -> list[Chunk]:
 
 
 def build_registry(files: dict[str, IngestedFile]) -> Registry:
-    provinces: dict[str, str] = {}
-    listed: list[ListedUnit] = []
-    for f in files.values():
-        provinces.update(extract_province_merges(f.document))
-        listed.extend(extract_unit_list(f.document))
+    registry = Registry()
+    for doc_id in sorted(files):
+        f = files[doc_id]
+        registry.province_changes.extend(extract_provinces(f.document, f.chunks))
+        registry.counts.extend(extract_counts(f.document))
+        registry.unit_list.extend(extract_unit_list(f.document))
     changes = [u for f in files.values() for u in f.units]
-    check = cross_check(changes, listed) if listed and changes else None
-    return Registry(provinces=provinces, unit_list=listed, cross_check=check)
+    if registry.unit_list and changes:
+        registry.cross_check = cross_check(changes, registry.unit_list)
+    return registry
 
 
 class IndexStore:
@@ -313,7 +316,8 @@ def _manifest(
 
 def _registry_dict(registry: Registry) -> dict[str, Any]:
     return {
-        "provinces": registry.provinces,
+        "province_changes": [to_dict(c) for c in registry.province_changes],
+        "counts": [to_dict(c) for c in registry.counts],
         "unit_list": [asdict(u) for u in registry.unit_list],
         "cross_check": asdict(registry.cross_check) if registry.cross_check else None,
     }
@@ -323,7 +327,8 @@ def _read_registry(path: Path) -> Registry:
     data = json.loads(path.read_text(encoding="utf-8"))
     check = data.get("cross_check")
     return Registry(
-        provinces=data["provinces"],
+        province_changes=[from_dict(ProvinceChange, c) for c in data["province_changes"]],
+        counts=[from_dict(UnitCount, c) for c in data["counts"]],
         unit_list=[ListedUnit(**u) for u in data["unit_list"]],
         cross_check=CrossCheck(**check) if check else None,
     )

@@ -124,7 +124,7 @@ def _looks_binary(data: bytes) -> bool:
     return b"\0" in data or len(_CONTROL_BYTES.findall(data)) * 100 > len(data)
 
 
-def _decode(path: Path, data: bytes, declared: str | None = None) -> tuple[str, str]:
+def decode_text(path: Path, data: bytes, declared: str | None = None) -> tuple[str, str]:
     """Bytes -> (text, encoding label); BOM first, then a declared charset, then the chain."""
     for codec in _candidate_codecs(data, declared):
         try:
@@ -252,15 +252,15 @@ def _break(match: re.Match[str]) -> str:
 
 
 def _read_html(path: Path, data: bytes) -> tuple[str, str]:
-    markup, encoding = _decode(path, data, _declared_charset(data))
+    markup, encoding = decode_text(path, data, _declared_charset(data))
     return _html_text(markup), f"html({encoding})"
 
 
 # --- public API ---------------------------------------------------------------------------------
 
 _READERS: dict[str, Callable[[Path, bytes], tuple[str, str]]] = {
-    ".txt": _decode,
-    ".md": _decode,
+    ".txt": decode_text,
+    ".md": decode_text,
     ".docx": _read_docx,
     ".pdf": _read_pdf,
     ".html": _read_html,

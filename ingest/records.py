@@ -121,6 +121,39 @@ class UnitChange:
 
 
 @dataclass
+class ProvinceChange:
+    """One province-level unit of 60-NQ/TW's appendix: a merge, or a province kept as it was."""
+
+    new_name: str  # "Tỉnh Tuyên Quang", "Thành phố Hồ Chí Minh"
+    olds: list[str]  # the provinces merged, as written: ["Tỉnh Tuyên Quang", "Tỉnh Hà Giang"]
+    centre: str  # where the political-administrative centre sits: "tỉnh Yên Bái hiện nay"
+    doc_id: str
+    number: str  # "60-NQ/TW"
+    section: str  # the chunk's section: "Phụ lục, II. …, 2."
+    date: str = ""
+    text: str = ""
+    merged: bool = True  # False: listed among the provinces "không thực hiện sáp nhập"
+
+
+@dataclass
+class UnitCount:
+    """A resolution's closing clause: how many commune-level units a province has now."""
+
+    province: str  # "Tỉnh Cà Mau"
+    total: int
+    breakdown: str  # "55 xã và 09 phường"
+    doc_id: str
+    number: str
+    clause: str
+    date: str = ""
+    text: str = ""
+
+    @property
+    def section(self) -> str:
+        return f"Điều 1, khoản {self.clause}"
+
+
+@dataclass
 class Duty:
     """What an agency must do, from a plan's TỔ CHỨC THỰC HIỆN."""
 

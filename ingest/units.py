@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ingest.records import Document, OldUnit, Share, UnitChange
+from ingest.provinces import province_key
+from ingest.records import Document, OldUnit, Share, UnitChange, UnitCount
 from ingest.text import fold, normalize
 
 KINDS = ("đặc khu", "thị trấn", "phường", "xã", "huyện")
@@ -78,9 +79,11 @@ def _items(segment: str) -> list[str]:
 
 def _parse_olds(body: str) -> list[OldUnit]:
     olds: list[OldUnit] = []
+    # "Phường 1, Phường 2 và một phần Phường 4 (Quận 3)": the district that ends the list names
+    # every numbered ward before it, across shares.
+    pending_numbered: list[OldUnit] = []
     for share, segment in _split_shares(body):
         kind = ""
-        pending_numbered: list[OldUnit] = []
         for item in _items(segment):
             qualifier = ""
             q = _QUALIFIED.match(item)
@@ -100,6 +103,9 @@ def _parse_olds(body: str) -> list[OldUnit]:
                 for p in pending_numbered:
                     p.qualifier = qualifier
                 pending_numbered = []
+    last = next((o.qualifier for o in reversed(olds) if o.name.isdigit() and o.qualifier), "")
+    for unit in pending_numbered:  # "…(quận Bình Thạnh), Phường 26": the clause's own district
+        unit.qualifier = last
     return olds
 
 
@@ -160,6 +166,28 @@ def extract_units(doc: Document) -> list[UnitChange]:
     return changes
 
 
+_COUNT = re.compile(
+    r"^Sau khi sắp xếp,? (?:[Tt]ỉnh|[Tt]hành phố) .+? có (\d+) đơn vị hành chính cấp xã"
+    r",? ?gồm ?(.+?)(?:[;.]|$)"
+)
+
+
+def extract_counts(doc: Document) -> list[UnitCount]:
+    """"Sau khi sắp xếp, tỉnh Cà Mau có 64 đơn vị hành chính cấp xã, gồm 55 xã và 09 phường"."""
+    out = []
+    for m in _CLAUSE.finditer(_article_one(doc.text)):
+        count = _COUNT.match(repair(m.group(2)))
+        if count and doc.province:
+            out.append(
+                UnitCount(
+                    province=doc.province, total=int(count.group(1)), breakdown=count.group(2),
+                    doc_id=doc.doc_id, number=doc.number, clause=m.group(1), date=doc.date,
+                    text=m.group(0).strip(),
+                )
+            )  # fmt: skip
+    return out
+
+
 _UNCHANGED = re.compile(r"không thực hiện sắp xếp(?: là|:)\s*(.+?)\.?$")
 
 
@@ -194,37 +222,6 @@ def unmatched_clauses(doc: Document) -> list[str]:
         if (_ARRANGE.match(body) or "Đổi tên" in body) and parse_clause(body) is None:
             out.append(m.group(1))
     return out
-
-
-# --- provinces (60-NQ/TW) -----------------------------------------------------------------------
-
-_MERGE = re.compile(r"Hợp nhất (.+?)[;,]? lấy tên là (.+?), trung tâm", re.S)
-_PROVINCE = re.compile(r"(tỉnh|thành phố|Thành phố)\s+([^,;]+?)(?=,|;| và |$)")
-_KEEP = re.compile(r"^\d+\. ((?:Tỉnh|Thành phố) [^.\n]+)\.$", re.M)
-
-
-def province_key(name: str) -> str:
-    """"Tỉnh Bình Định" / "tinh binh dinh" / "Bình Định" -> "binh dinh"."""
-    key = fold(name).strip()
-    return re.sub(r"^(tinh|thanh pho|tp\.?)\s+", "", key).strip()
-
-
-def extract_province_merges(doc: Document) -> dict[str, str]:
-    """Old province key -> new province name, from the list of 34 provinces in 60-NQ/TW."""
-    merges: dict[str, str] = {}
-    for m in _MERGE.finditer(doc.text):
-        new = _titled(m.group(2))
-        for p in _PROVINCE.finditer(m.group(1).replace("\n", " ")):
-            merges[province_key(p.group(2))] = new
-    if merges:
-        for m in _KEEP.finditer(doc.text):
-            merges.setdefault(province_key(m.group(1)), _titled(m.group(1)))
-    return merges
-
-
-def _titled(name: str) -> str:
-    name = re.sub(r"\s+", " ", name.strip())
-    return name[0].upper() + name[1:]
 
 
 # --- new units (1027/CTK-CSCL) ------------------------------------------------------------------

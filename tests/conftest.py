@@ -83,8 +83,7 @@ def index(index_root: Path):
 def registry(index):
     from index.registry import UnitRegistry
 
-    changes = [u for f in index.files.values() for u in f.units]
-    return UnitRegistry(changes, index.registry.provinces)
+    return UnitRegistry.of(index)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ from functools import lru_cache
 
 from bot.answer.models import Citation
 from bot.answer.router import is_injection
-from index.registry import Placement
 from index.retriever import Hit
 from index.store import Index
 from ingest.records import Chunk, Document, Duty
@@ -68,51 +67,6 @@ def describe(doc: Document) -> str:
 
 def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
-
-
-def _unit(kind: str, name: str) -> str:
-    return f"{kind} {name}"
-
-
-# --- units ------------------------------------------------------------------------------------
-
-
-def compose_units(placements: list[Placement], chunk_of: dict, sources: Sources) -> str:
-    """Where each old unit went: every part of a split, every province of a namesake."""
-    by_old: dict[tuple[str, str, str], list[Placement]] = {}
-    for p in placements:
-        by_old.setdefault((p.change.province, p.old.kind, p.old.name), []).append(p)
-    lines: list[str] = []
-    if len(by_old) > 1:
-        first = next(iter(by_old))
-        lines.append(template("unit.intro_many", count=len(by_old), unit=_unit(first[1], first[2])))
-    for (province, kind, name), group in by_old.items():
-        lines.extend(_placement_lines(province, _unit(kind, name), group, chunk_of, sources))
-    return "\n".join(lines)
-
-
-def _placement_lines(
-    province: str, old: str, group: list[Placement], chunk_of: dict, sources: Sources
-) -> list[str]:
-    split = len(group) > 1
-    intro = template("unit.split_intro", old=old, province=province, count=len(group))
-    lines = [_capital(intro)] if split else []
-    for p in group:
-        n = sources.cite(chunk_of[(p.change.doc_id, p.change.section)], 1.0)
-        source = template("unit.source", number=p.change.number, section=p.change.section)
-        new = _unit(p.change.new_kind, p.change.new_name)
-        if p.change.unchanged:
-            sentence = template("unit.unchanged", old=old, province=province)
-        elif split:
-            sentence = template(f"unit.split_{p.old.share}", new=new)
-        else:
-            sentence = template(f"unit.{p.old.share}", old=old, province=province, new=new)
-            others = [_unit(o.kind, o.name) for o in p.change.olds if o is not p.old]
-            if others:
-                more = "…" if len(others) > 6 else ""
-                sentence += f", cùng với {', '.join(others[:6])}{more}"
-        lines.append(f"- {_capital(sentence)} ({source}) [{n}].")
-    return lines
 
 
 def _capital(text: str) -> str:

@@ -58,9 +58,7 @@ class Engine:
             raise IndexUnavailable(
                 "Chỉ mục chưa có phần tìm kiếm. Hãy nạp lại: sapxep ingest <thư mục> --reindex"
             )
-        registry = UnitRegistry(
-            [u for f in index.files.values() for u in f.units], index.registry.provinces
-        )
+        registry = UnitRegistry.of(index)
         try:
             search = SearchIndex.load(path, index.chunks, self.embedder)
         except (OSError, ValueError, KeyError, RuntimeError) as exc:  # faiss: RuntimeError

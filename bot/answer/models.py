@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -23,5 +25,9 @@ class Answer(BaseModel):
     refused: bool = False
     mode: str = "general"
     citations: list[Citation] = Field(default_factory=list)
+    facts: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="dữ liệu có cấu trúc của câu trả lời tra cứu: đơn vị cũ, đơn vị mới, địa chỉ mới…",
+    )
     latency_ms: float = 0.0
     answer_id: str = Field("", description="mã của câu trả lời, gửi kèm góp ý 👍/👎")

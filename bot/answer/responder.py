@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.answer.compose import (
     Sources,
@@ -15,15 +15,26 @@ from bot.answer.compose import (
     compose_duties,
     compose_facts,
     compose_sentences,
-    compose_units,
     score_sentences,
+)
+from bot.answer.newmap import (
+    compose_address,
+    compose_both,
+    compose_count,
+    compose_province,
+    compose_reverse,
+    compose_units,
+    unit_facts,
 )
 from bot.answer.engine import Engine, Loaded
 from bot.answer.llm import LLMComposer
 from bot.answer.models import Answer
 from bot.answer.router import (
+    REGISTRY_MODES,
     Mode,
     asked_facts,
+    asks_centre,
+    asks_direction,
     is_injection,
     is_off_topic,
     looks_like_unit_question,
@@ -98,16 +109,25 @@ class Responder:
         effective, hints = self._in_context(question, conversation, loaded)
         if is_off_topic(effective, hints):
             return _refusal(question, "refusal.off_topic")
-        retrieval = loaded.retriever.retrieve(effective, self.k, filters, hints)
+        if filters and filters.provinces:
+            wanted = [fold(p) for p in filters.provinces]
+            hints.units = [u for u in hints.units if any(w in fold(u.change.province) for w in wanted)]
+            hints.provinces = hints.provinces or list(filters.provinces)
         own = [fold(loaded.index.files[d].document.number) for d in hints.doc_ids]
         mode = route(effective, hints, [n for n in own if n])
         if conversation:
             self.conversations.remember(conversation, effective, mode)
         sources = Sources(loaded.index)
-        if filters and filters.provinces:
-            wanted = [fold(p) for p in filters.provinces]
-            hints.units = [u for u in hints.units if any(w in fold(u.change.province) for w in wanted)]
-            hints.provinces = hints.provinces or list(filters.provinces)
+        if mode in REGISTRY_MODES:
+            if mode in ("address", "unit_lookup") and not hints.units:
+                unit = hints.unit_names[0] if hints.unit_names else "đơn vị này"
+                province = f" ({hints.address.province})" if hints.address and hints.address.province else ""
+                text = template("refusal.unit_unknown", unit=unit + province)
+                return Answer(question=question, answer=text, refused=True, mode=mode)
+            text, facts = self._from_map(mode, effective, hints, loaded, sources)
+            return Answer(question=question, answer=text, mode=mode, citations=sources.citations,
+                          facts=facts)  # fmt: skip
+        retrieval = loaded.retriever.retrieve(effective, self.k, filters, hints)
         text, refused = self._compose(mode, effective, hints, retrieval, loaded, sources)
         for hit in retrieval.hits:
             sources.cite(hit.chunk, hit.score)
@@ -121,16 +141,48 @@ class Responder:
             citations=sources.citations,
         )  # fmt: skip
 
+    def _from_map(
+        self, mode: Mode, question: str, hints: Hints, loaded: Loaded, sources: Sources
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """Registry answers: no retrieval, only the clauses they state."""
+        chunk_of = loaded.retriever.clause_chunks
+        if mode == "address":
+            return compose_address(hints, chunk_of, sources)
+        if mode == "unit_reverse":
+            return compose_reverse(hints.formed, chunk_of, sources), []
+        if mode == "unit_count":
+            province = hints.mentions[0].change.new_name
+            count = loaded.registry.provinces.count(province)
+            return compose_count(count, province, chunk_of, sources), []
+        if mode == "province_lookup":
+            return compose_province(hints.mentions, asks_centre(question), chunk_of, sources), []
+        placements = _in_provinces(hints)
+        forward, _ = asks_direction(question)
+        if hints.formed and not forward:
+            return compose_both(hints, chunk_of, sources), unit_facts(placements)
+        return compose_units(placements, chunk_of, sources), unit_facts(placements)
+
     def _in_context(self, question: str, conversation: str | None, loaded: Loaded):
-        """A short follow-up ("còn ở Cao Bằng thì sao?") is read with the previous question."""
-        hints = analyze(question, loaded.retriever.catalog, loaded.registry)
+        """A short follow-up ("còn ở Cao Bằng thì sao?") is read with the previous question;
+        one that names its own unit ("còn phường 2 thì sao?") keeps the previous place."""
+        catalog, registry = loaded.retriever.catalog, loaded.registry
+        hints = analyze(question, catalog, registry)
         previous = self.conversations.last(conversation) if conversation else None
-        if previous is None or hints.units or len(question.split()) > FOLLOW_UP_WORDS:
+        if previous is None or len(question.split()) > FOLLOW_UP_WORDS:
             return question, hints
+        if hints.units or hints.formed:
+            place = "" if hints.provinces else _place_of(analyze(previous, catalog, registry))
+            if not place:
+                return question, hints
+            placed = f"{question} ({place})"
+            return placed, analyze(placed, catalog, registry)
         if hints.doc_ids and not match_form(question).startswith(("con ", "the con", "vay con")):
             return question, hints
         merged = f"{previous} {question}"
-        return merged, analyze(merged, loaded.retriever.catalog, loaded.registry)
+        merged_hints = analyze(merged, catalog, registry)
+        if hints.mentions:  # "còn Nam Định thì sao?": the previous wording, this province
+            merged_hints.mentions = hints.mentions
+        return merged, merged_hints
 
     def _compose(
         self,
@@ -141,9 +193,6 @@ class Responder:
         loaded: Loaded,
         sources: Sources,
     ) -> tuple[str, bool]:
-        if mode == "unit_lookup":
-            placements = _in_provinces(hints)
-            return compose_units(placements, loaded.retriever.clause_chunks, sources), False
         if looks_like_unit_question(question) and not hints.doc_ids:
             return template("refusal.unit_unknown", unit="đơn vị này"), True
         if mode == "document_facts":
@@ -192,6 +241,19 @@ def _in_provinces(hints: Hints):
         if chosen:
             return chosen
     return hints.units
+
+
+def _place_of(hints: Hints) -> str:
+    """"Quận 3, Thành phố Hồ Chí Minh": where the units of a turn are, when that is one place."""
+    provinces = {p.change.province for p in hints.units} or set(hints.provinces[:1])
+    qualifiers = {p.old.qualifier for p in hints.units if p.old.qualifier}
+    district = ""
+    if len(qualifiers) == 1:
+        district = qualifiers.pop()
+    elif hints.address is not None and hints.address.district is not None:
+        district = f"{hints.address.district.kind} {hints.address.district.name}"
+    province = provinces.pop() if len(provinces) == 1 else ""
+    return ", ".join(part for part in (district, province) if part)
 
 
 def _duties(question: str, hints: Hints, loaded: Loaded):

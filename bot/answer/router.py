@@ -5,10 +5,16 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from index.query import FORWARD as _FORWARD
+from index.query import REVERSE as _REVERSE
 from index.query import Hints
 from ingest.text import match_form
 
-Mode = Literal["unit_lookup", "duty_lookup", "talking_points", "document_facts", "general"]
+Mode = Literal[
+    "unit_lookup", "unit_reverse", "unit_count", "province_lookup", "address", "duty_lookup",
+    "talking_points", "document_facts", "general",
+]  # fmt: skip
+REGISTRY_MODES = frozenset({"unit_lookup", "unit_reverse", "unit_count", "province_lookup", "address"})
 
 # Text that tries to change the assistant's instructions, reveal them, give it another role or
 # dictate its answer: in questions (declined) and in documents (never quoted, see bot/compose.py).
@@ -83,6 +89,19 @@ _DUTY = re.compile(
     r"\b(?:nhiem vu|lam gi|lam nhung gi|duoc giao|giao (?:viec|cho)|chu tri|phoi hop|trach nhiem"
     r"|phu trach|phai lam|viec gi)\b"
 )
+_COUNT = re.compile(
+    r"\b(?:bao nhieu|may|so luong|tong (?:cong|so))(?: \w+){0,3} (?:xa|phuong|don vi|dac khu)\b"
+)
+_CENTRE = re.compile(
+    r"\b(?:trung tam (?:chinh tri|hanh chinh)|tinh ly|tru so|thu phu|dat (?:o|tai) dau)\b"
+)
+_PROVINCE = re.compile(
+    r"\b(?:tinh (?:nao|gi)|thanh pho (?:nao|gi)|(?:sap nhap|hop nhat|nhap)(?: \w+){0,2} tinh"
+    r"|(?:sap nhap|hop nhat|nhap) (?:voi|vao)|co (?:phai |bi |duoc )?(?:sap nhap|hop nhat)"
+    r"|gom (?:nhung|cac|may) tinh|tinh moi|thuoc tinh|tinh cu|sau sap nhap|giu nguyen)\b"
+)
+_ADDRESS = re.compile(r"\bdia chi\b")
+_DOCUMENT = re.compile(r"\b(?:ke hoach|chi thi|cong van|quyet dinh|nghi quyet so|van ban)\b")
 _POINTS = re.compile(r"\b(?:luan diem|thong diep|vi sao|tai sao|sao phai|y nghia|li do|ly do)\b")
 
 
@@ -121,8 +140,9 @@ def names_other_document(question: str, own_numbers: list[str]) -> bool:
 
 def route(question: str, hints: Hints, own_numbers: list[str] | None = None) -> Mode:
     q = match_form(question, chat=True)
-    if hints.units:
-        return "unit_lookup"
+    registry = _registry_mode(q, hints)
+    if registry is not None:
+        return registry
     if hints.doc_ids and asked_facts(question) and not names_other_document(question, own_numbers or []):
         return "document_facts"
     if _DUTY.search(q):
@@ -130,3 +150,28 @@ def route(question: str, hints: Hints, own_numbers: list[str] | None = None) -> 
     if _POINTS.search(q):
         return "talking_points"
     return "general"
+
+
+def _registry_mode(q: str, hints: Hints) -> Mode | None:
+    """The questions the new map answers, decided before any retrieval."""
+    if hints.address is not None:
+        return "address" if hints.address.street or _ADDRESS.search(q) else "unit_lookup"
+    if hints.formed and (not hints.units or (_REVERSE.search(q) and not _FORWARD.search(q))):
+        return "unit_reverse"
+    if hints.units:
+        return "unit_lookup"
+    if hints.mentions and _COUNT.search(q):
+        return "unit_count"
+    if hints.mentions and (_PROVINCE.search(q) or _CENTRE.search(q)) and not _DOCUMENT.search(q):
+        return "province_lookup"
+    return None
+
+
+def asks_direction(question: str) -> tuple[bool, bool]:
+    """(old -> new asked, new -> old asked), from the question's wording."""
+    q = match_form(question, chat=True)
+    return bool(_FORWARD.search(q)), bool(_REVERSE.search(q))
+
+
+def asks_centre(question: str) -> bool:
+    return bool(_CENTRE.search(match_form(question, chat=True)))

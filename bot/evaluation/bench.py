@@ -38,7 +38,8 @@ class FileRuns:
 
 
 def run_product(items: list[dict[str, Any]], responder: Responder) -> tuple[SystemRun, list]:
-    """Each question asked once: its citations score retrieval, its text the answer."""
+    """Each question asked once, follow-ups in their conversation (items marked `"score":
+    false` only set one up): its citations score retrieval, its text the answer."""
     run = SystemRun(PRODUCT)
     answers = []
     asked = [i for i in items if "question" in i]
@@ -46,9 +47,12 @@ def run_product(items: list[dict[str, Any]], responder: Responder) -> tuple[Syst
         responder.ask(asked[0]["question"])  # warm-up
     for item in asked:
         started = time.perf_counter()
-        answer = responder.ask(item["question"])
+        answer = responder.ask(item["question"], item.get("conversation"))
         ms = (time.perf_counter() - started) * 1000
-        answers.append(score_answer(item, answer.answer, answer.refused, answer.mode, ms))
+        if item.get("score") is False:
+            continue
+        cited = [c.doc for c in answer.citations]
+        answers.append(score_answer(item, answer.answer, answer.refused, answer.mode, ms, cited))
         if item.get("answerable", True) and item.get("gold"):
             passages = [Passage(c.doc, c.text) for c in answer.citations[:10]]
             run.results.append(score_item(item, passages, ms))

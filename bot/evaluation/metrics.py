@@ -147,6 +147,12 @@ def run_retrieval(name: str, items: list[dict[str, Any]], search: Search, k: int
 # --- answers ----------------------------------------------------------------------------------
 
 
+# A direct answer a resident reads on a phone cites at most this many documents.
+TIGHT_SOURCES = 2
+_CITED = re.compile(r"\[(\d+)\]")
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+
+
 @dataclass
 class AnswerResult:
     item: dict[str, Any]
@@ -155,14 +161,52 @@ class AnswerResult:
     mode: str
     coverage: float  # share of must_include found in the answer (folded)
     latency_ms: float
+    sources: int = 0  # distinct documents the answer's [n] cite
+    repeats: bool = False  # a sentence said twice
+
+    @property
+    def ok(self) -> bool:
+        """Right: an answerable item answered with all of must_include, or a declined one."""
+        if not self.item.get("answerable", True):
+            return self.refused
+        return not self.refused and self.coverage >= 1.0
+
+    @property
+    def tight(self) -> bool:
+        """Right, citing at most TIGHT_SOURCES documents and repeating no sentence."""
+        return self.ok and self.sources <= TIGHT_SOURCES and not self.repeats
 
 
-def score_answer(item: dict[str, Any], answer: str, refused: bool, mode: str, ms: float):
+def score_answer(
+    item: dict[str, Any],
+    answer: str,
+    refused: bool,
+    mode: str,
+    ms: float,
+    cited_docs: Sequence[str] = (),
+) -> AnswerResult:
+    """`cited_docs[n - 1]` is the document of citation [n]."""
     must = item.get("must_include") or []
     text = " ".join(_words(answer))
     found = sum(" ".join(_words(m)) in text for m in must)
     coverage = found / len(must) if must else 1.0
-    return AnswerResult(item, answer, refused, mode, 0.0 if refused else coverage, ms)
+    numbers = {int(n) for n in _CITED.findall(answer)}
+    sources = len({cited_docs[n - 1] for n in numbers if 0 < n <= len(cited_docs)})
+    return AnswerResult(
+        item, answer, refused, mode, 0.0 if refused else coverage, ms, sources, _repeats(answer)
+    )
+
+
+def _repeats(answer: str) -> bool:
+    seen: set[str] = set()
+    for sentence in _SENTENCE.split(_CITED.sub("", answer)):
+        key = " ".join(_words(sentence))
+        if len(key.split()) < 4:
+            continue
+        if key in seen:
+            return True
+        seen.add(key)
+    return False
 
 
 @dataclass
@@ -174,6 +218,9 @@ class AnswerSummary:
     false_refusals: float  # share of answerable items declined
     p50_ms: float
     p95_ms: float
+    ok: float = 0.0  # share right (see AnswerResult.ok)
+    tight: float = 0.0
+    median_chars: float = 0.0
 
     @classmethod
     def of(cls, results: list[AnswerResult]) -> AnswerSummary:
@@ -188,4 +235,7 @@ class AnswerSummary:
             false_refusals=sum(r.refused for r in yes) / len(yes) if yes else 0.0,
             p50_ms=percentile(lat, 50),
             p95_ms=percentile(lat, 95),
+            ok=statistics.fmean(r.ok for r in results) if results else 0.0,
+            tight=statistics.fmean(r.tight for r in results) if results else 0.0,
+            median_chars=statistics.median(len(r.answer) for r in results) if results else 0.0,
         )
