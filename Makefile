@@ -40,6 +40,7 @@ test: install browser redis
 	$(PY) -m pytest -q
 
 bench: install
+	$(PIP) install -q -e ".[bench]"
 	$(VENV)/bin/sapxep bench
 
 # Several workers and instances over Redis under load: 2,000 chat messages from 200 users and a

@@ -23,6 +23,7 @@ from bot.answer.responder import Responder
 from bot.channels.logged import LoggedResponder, StoredConversations
 from bot.channels.telegram import build_application
 from bot.config import load_settings
+from bot.evaluation import convert_bench
 from bot.evaluation.bench import VARIANTS, FileRuns, evaluate, throughput
 from bot.evaluation.metrics import AnswerSummary, SystemRun, load_items
 from bot.service.security import install_logging
@@ -412,6 +413,13 @@ def bench(eval_dir: Path) -> None:
         table.add_column(column, justify="right")
     table.add_row(str(t.questions), f"{t.per_second:.1f}", f"{t.p50_ms:.1f}", f"{t.p95_ms:.1f}",
                   f"{t.p99_ms:.1f}")
+    console.print(table)
+    items = [i for r in results for i in r.items]
+    table = Table(title="Đổi địa chỉ cũ → mới (cùng các dòng; đúng = đúng trọn bộ đơn vị mới)")
+    for column in ("Hệ", "Số dòng", "Đúng", "Tách: đủ mọi phần", "dòng/giây"):
+        table.add_column(column, justify="left" if column == "Hệ" else "right")
+    for c in convert_bench.run(items, engine.load().registry, Responder(engine)):
+        table.add_row(c.system, str(c.rows), f"{c.exact:.3f}", f"{c.splits_named:.3f}", f"{c.per_second:,.0f}")
     console.print(table)
 
 

@@ -142,14 +142,15 @@ def _find_address(question: str, hints: Hints, registry: UnitRegistry) -> bool:
     district = [address.district.name] if address.district else hints.districts
     commune = address.commune
     found = registry.find(commune.name, commune.kind, province or _one(hints.provinces), district)
-    if not found and not province:
+    if province:
+        # the units are looked for in the province the address gives, never in a namesake's
+        hints.provinces = [province]
+        hints.address = address
+    if not found:
         return False
-    # with its province given, a commune not found there is not found: no namesake elsewhere
     hints.units = found
     hints.unit_names = [f"{commune.kind} {commune.name}"]
     hints.address = address
-    if province and province not in hints.provinces:
-        hints.provinces.insert(0, province)
     return True
 
 

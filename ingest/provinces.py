@@ -6,6 +6,7 @@ the section a citation points at."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ingest.records import Chunk, Document, ProvinceChange
 from ingest.text import fold
@@ -20,6 +21,7 @@ _KEPT = re.compile(r"(?:^|\s)\d+\.\s+((?:Tỉnh|Thành phố) [^.]+)\.")
 _KEPT_SECTION = "khong thuc hien sap nhap"  # folded heading of list I
 
 
+@lru_cache(maxsize=4096)
 def province_key(name: str) -> str:
     """"Tỉnh Bình Định" / "tinh binh dinh" / "Bình Định" -> "binh dinh"."""
     key = fold(name).strip()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 TONE_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
 _COMBINING = re.compile(r"[\u0300-\u036f]")
@@ -56,8 +57,10 @@ def normalize(text: str) -> str:
     return "\n".join(line.strip() for line in text.split("\n")).strip()
 
 
+@lru_cache(maxsize=1 << 16)
 def fold(text: str) -> str:
-    """Lowercase, no diacritics, đ -> d: the form used for matching."""
+    """Lowercase, no diacritics, đ -> d: the form used for matching. Memoised: names and
+    question words are folded again and again."""
     text = unicodedata.normalize("NFD", nfc(text).lower().replace("đ", "d"))
     return unicodedata.normalize("NFC", _COMBINING.sub("", text))
 

@@ -120,9 +120,7 @@ class Responder:
         sources = Sources(loaded.index)
         if mode in REGISTRY_MODES:
             if mode in ("address", "unit_lookup") and not hints.units:
-                unit = hints.unit_names[0] if hints.unit_names else "đơn vị này"
-                province = f" ({hints.address.province})" if hints.address and hints.address.province else ""
-                text = template("refusal.unit_unknown", unit=unit + province)
+                text = template("refusal.unit_unknown", unit=_unknown_unit(hints))
                 return Answer(question=question, answer=text, refused=True, mode=mode)
             text, facts = self._from_map(mode, effective, hints, loaded, sources)
             return Answer(question=question, answer=text, mode=mode, citations=sources.citations,
@@ -241,6 +239,15 @@ def _in_provinces(hints: Hints):
         if chosen:
             return chosen
     return hints.units
+
+
+def _unknown_unit(hints: Hints) -> str:
+    """"xã Hợp Thịnh (Hòa Bình)": the unit as the question gave it, for "not found"."""
+    address = hints.address
+    if address is not None and address.commune is not None:
+        place = f" ({address.province})" if address.province else ""
+        return f"{address.commune.kind} {address.commune.name}{place}"
+    return hints.unit_names[0] if hints.unit_names else "đơn vị này"
 
 
 def _place_of(hints: Hints) -> str:

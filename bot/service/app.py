@@ -26,6 +26,7 @@ from bot.channels.logged import LoggedResponder, StoredConversations
 from bot.channels.webchat import webchat_router
 from bot.config import Settings, load_settings
 from bot.service.admin import admin_router, require_admin
+from bot.service.convert_api import convert_router
 from bot.service.security import secure_app
 from bot.service.webhooks import mount_channels
 from bot.state import open_state
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     mount_channels(app, settings, responder, warm_up)
     app.include_router(admin_router(settings, engine))
+    app.include_router(convert_router(engine))
 
     @app.post("/api/feedback", status_code=204)
     def feedback(body: FeedbackRequest, request: Request) -> None:
