@@ -44,6 +44,7 @@ from bot.answer.engine import Engine
 from bot.answer.llm import SYSTEM_PROMPT, LLMComposer, LLMSettings
 from bot.answer.models import Answer
 from bot.answer.responder import Responder
+from bot.answer.router import REGISTRY_MODES
 from bot.config import Settings
 from bot.service.app import create_app
 from bot.service.security import UNCHECKED, install_logging
@@ -636,7 +637,10 @@ def test_a_poisoned_document_changes_no_answer(
     engine: Engine, poisoned: Engine, question: str
 ) -> None:
     clean, answer = Responder(engine).ask(question), Responder(poisoned).ask(question)
-    assert POISON_FILE in {c.doc for c in answer.citations}, "the poisoned plan was retrieved"
+    if answer.mode in REGISTRY_MODES:  # answered from the registries: nothing is retrieved
+        assert POISON_FILE not in {c.doc for c in answer.citations}
+    else:
+        assert POISON_FILE in {c.doc for c in answer.citations}, "the poisoned plan was retrieved"
     assert POISON_FILE not in quoted_docs(answer)
     assert not any(claim in fold(answer.answer) for claim in INJECTED_CLAIMS)
     assert (answer.mode, answer.refused) == (clean.mode, clean.refused)

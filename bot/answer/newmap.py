@@ -145,15 +145,18 @@ def compose_province(
     mentions: list[ProvinceMention], centre: bool, chunk_of: ChunkOf, sources: Sources
 ) -> str:
     lines = []
+    changes = [m.change for m in mentions]
     for mention in mentions:
         c = mention.change
+        if mention.change in changes[: mentions.index(mention)]:
+            continue  # "Quảng Nam với Đà Nẵng": one merge, said once
         cite = _cite(sources, chunk_of, c.doc_id, c.section)
         values = {"number": c.number, "section": c.section, "new": c.new_name}
         if not c.merged:
             lines.append(_line(template("province.kept", name=c.new_name, **values), cite))
             continue
         old = next((o for o in c.olds if province_key(o) == mention.key), c.new_name)
-        if mention.as_old and not mention.as_new:
+        if mention.as_old and not mention.as_new and changes.count(c) == 1:
             others = _join([o for o in c.olds if o != old])
             lines.append(_line(template("province.merged_old", old=old, others=others, **values), cite))
         else:

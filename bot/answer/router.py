@@ -91,6 +91,7 @@ _DUTY = re.compile(
 )
 _COUNT = re.compile(
     r"\b(?:bao nhieu|may|so luong|tong (?:cong|so))(?: \w+){0,3} (?:xa|phuong|don vi|dac khu)\b"
+    r"|\bso (?:luong )?(?:xa|phuong|don vi)\b.*\b(?:bao nhieu|may|la gi)\b"
 )
 _CENTRE = re.compile(
     r"\b(?:trung tam (?:chinh tri|hanh chinh)|tinh ly|tru so|thu phu|dat (?:o|tai) dau)\b"
@@ -98,7 +99,8 @@ _CENTRE = re.compile(
 _PROVINCE = re.compile(
     r"\b(?:tinh (?:nao|gi)|thanh pho (?:nao|gi)|(?:sap nhap|hop nhat|nhap)(?: \w+){0,2} tinh"
     r"|(?:sap nhap|hop nhat|nhap) (?:voi|vao)|co (?:phai |bi |duoc )?(?:sap nhap|hop nhat)"
-    r"|gom (?:nhung|cac|may) tinh|tinh moi|thuoc tinh|tinh cu|sau sap nhap|giu nguyen)\b"
+    r"|gom (?:nhung|cac|may) tinh|tinh moi|thuoc tinh|tinh cu|sau sap nhap|giu nguyen"
+    r"|(?:nhap|gop|sap nhap|hop nhat) lai|lay ten|ten (?:gi|moi|la gi))\b"
 )
 _ADDRESS = re.compile(r"\bdia chi\b")
 _DOCUMENT = re.compile(r"\b(?:ke hoach|chi thi|cong van|quyet dinh|nghi quyet so|van ban)\b")
