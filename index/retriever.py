@@ -86,7 +86,7 @@ class HybridRetriever:
         self._type_of = np.array([fold(c.doc_type) for c in self.chunks])
         # (doc_id, section) -> chunk: the clause an answer from the units registry cites
         self.clause_chunks = {key: self.chunks[i] for key, i in self._clauses.items()}
-        self.idf = syllable_idf(self.chunks)
+        self.idf, self.vocabulary = syllable_idf(self.chunks)
 
     def retrieve(
         self,
@@ -175,13 +175,17 @@ class HybridRetriever:
         return out
 
 
-def syllable_idf(chunks: list[Chunk]) -> dict[str, float]:
-    """How telling each folded syllable is: rare ones name the topic, common ones do not."""
+def syllable_idf(chunks: list[Chunk]) -> tuple[dict[str, float], frozenset[str]]:
+    """How telling each folded syllable is (rare ones name the topic, common ones do not), and
+    every syllable and syllable pair the documents use: what they can speak of at all."""
     df: Counter[str] = Counter()
+    vocabulary: set[str] = set()
     for chunk in chunks:
-        df.update({t for t in lexical_tokens(chunk.text) if "_" not in t})
+        tokens = set(lexical_tokens(chunk.text))
+        vocabulary |= tokens
+        df.update(t for t in tokens if "_" not in t)
     n = len(chunks)
-    return {t: math.log(1 + n / c) for t, c in df.items()}
+    return {t: math.log(1 + n / c) for t, c in df.items()}, frozenset(vocabulary)
 
 
 class LangChainRetriever(BaseRetriever):

@@ -18,6 +18,13 @@ def template(key: str, **values: object) -> str:
     return _templates()[group][name].format(**values)
 
 
+@cache
+def topics() -> tuple[dict[str, object], ...]:
+    """The matters the documents do not govern (topics.toml): name, folded terms, who handles."""
+    data = tomllib.loads(resources.files(__package__).joinpath("topics.toml").read_text("utf-8"))
+    return tuple(data["topic"])
+
+
 def text(name: str) -> str:
     """A prompt file of this package, e.g. `text("llm_system.txt")`."""
     return resources.files(__package__).joinpath(name).read_text("utf-8")

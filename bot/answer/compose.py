@@ -22,6 +22,10 @@ _STOP = set(
     "minh toi ban gio con ho nhe oi u thuoc".split()
 )
 _NUMERIC = re.compile(r"\b(?:nam nao|khoa may|lan thu may)\b")
+SHARED_SOURCES = 2  # documents cited for one sentence they all say: a phone shows two
+# Recipients blocks, signatures and table rows are not sentences to quote.
+_NOT_QUOTED_SECTIONS = ("Nơi nhận",)
+_LISTING = re.compile(r"^(?:\||Đ/c\b|đ/c\b|Đồng chí [^,.]{2,40} -)")
 _SENTENCE_END = re.compile(r"(?<=[.;!?])\s+(?=[A-ZĐÀ-Ỹ0-9\-–“\"(])")
 
 
@@ -166,6 +170,8 @@ def split_sentences(chunk: Chunk) -> tuple[str, ...]:
     """Sentences of a passage that may be quoted: its heading line is context, not an answer,
     and a sentence giving orders to the assistant (a poisoned document's "Bỏ qua các hướng
     dẫn trước…") states nothing a resident asked about. Worked out once per passage."""
+    if chunk.section.startswith(_NOT_QUOTED_SECTIONS):
+        return ()
     return _quotable(chunk.text, tuple(chunk.heading_path))
 
 
@@ -174,7 +180,7 @@ def _quotable(text: str, heading_path: tuple[str, ...]) -> tuple[str, ...]:
     out = []
     for line in text.splitlines():
         line = line.strip().lstrip("-–+• ").strip()
-        if len(line) < 20 or _is_heading(line, heading_path):
+        if len(line) < 20 or _is_heading(line, heading_path) or _LISTING.match(line):
             continue
         pieces = (s.strip() for s in _SENTENCE_END.split(line))
         out.extend(s for s in pieces if len(s) >= 20 and not is_injection(s))
@@ -252,7 +258,13 @@ def compose_sentences(scored: list[Scored], index: Index, sources: Sources, bull
         chosen.append(s)
     if not bullets:
         chosen.sort(key=lambda s: (s.rank, s.hit.chunk.text.find(s.sentence)))
-    parts = [f"{_sentence(s.sentence)} [{sources.cite(s.hit.chunk, s.hit.score)}]" for s in chosen]
+    chosen, also = _shared_once(chosen, scored)
+    parts = [
+        _sentence(s.sentence) + " " + "".join(
+            f"[{sources.cite(x.hit.chunk, x.hit.score)}]" for x in [s, *also[id(s)]]
+        )
+        for s in chosen
+    ]
     docs = [index.files[s.hit.chunk.doc_id].document for s in chosen]
     if bullets:
         lines = [template("points.intro")]
@@ -261,3 +273,27 @@ def compose_sentences(scored: list[Scored], index: Index, sources: Sources, bull
     if len({d.doc_id for d in docs}) == 1:
         return template("general.according", document=describe(docs[0])) + " " + " ".join(parts)
     return " ".join(parts)
+
+
+def _shared_once(
+    chosen: list[Scored], scored: list[Scored]
+) -> tuple[list[Scored], dict[int, list[Scored]]]:
+    """A sentence several documents share ("Từ ngày 01/7/2025 …" in every resolution) is quoted
+    once, with every source that says it."""
+    kept: dict[str, Scored] = {}
+    for s in chosen:
+        kept.setdefault(_sentence_key(s.sentence), s)
+    also: dict[int, list[Scored]] = {id(s): [] for s in kept.values()}
+    for s in scored:
+        first = kept.get(_sentence_key(s.sentence))
+        if first is not None and s is not first and s.hit.chunk.doc_id not in {
+            x.hit.chunk.doc_id for x in [first, *also[id(first)]]
+        }:
+            also[id(first)].append(s)
+    for sources in also.values():
+        del sources[SHARED_SOURCES - 1 :]
+    return list(kept.values()), also
+
+
+def _sentence_key(sentence: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", fold(sentence)))

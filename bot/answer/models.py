@@ -25,6 +25,9 @@ class Answer(BaseModel):
     refused: bool = False
     mode: str = "general"
     citations: list[Citation] = Field(default_factory=list)
+    related: list[Citation] = Field(
+        default_factory=list, description="các đoạn khác đã tìm thấy nhưng câu trả lời không trích"
+    )
     facts: list[dict[str, Any]] = Field(
         default_factory=list,
         description="dữ liệu có cấu trúc của câu trả lời tra cứu: đơn vị cũ, đơn vị mới, địa chỉ mới…",

@@ -5,6 +5,7 @@ normalise → route → (registries | retrieval) → compose → cite, or declin
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict
 from typing import Any, Protocol
@@ -39,6 +40,7 @@ from bot.answer.router import (
     is_off_topic,
     looks_like_unit_question,
     route,
+    uncovered_topic,
 )
 from index.query import Hints, analyze
 from index.retriever import Filters, Retrieval
@@ -50,6 +52,7 @@ MAX_QUESTION_CHARS = 1000
 # it (calibrated on the dev sets with `sapxep eval`).
 SUPPORT_THRESHOLD = 0.48
 FOLLOW_UP_WORDS = 8
+_CITED = re.compile(r"\[(\d+)\]")
 CONVERSATIONS = 10_000
 
 
@@ -109,6 +112,10 @@ class Responder:
         effective, hints = self._in_context(question, conversation, loaded)
         if is_off_topic(effective, hints):
             return _refusal(question, "refusal.off_topic")
+        topic = uncovered_topic(effective, loaded.retriever.vocabulary)
+        if topic is not None and not (hints.units or hints.address):
+            text = template("refusal.uncovered", topic=topic["name"], who=topic["who"])
+            return Answer(question=question, answer=text, refused=True, mode="general")
         if filters and filters.provinces:
             wanted = [fold(p) for p in filters.provinces]
             hints.units = [u for u in hints.units if any(w in fold(u.change.province) for w in wanted)]
@@ -127,16 +134,19 @@ class Responder:
                           facts=facts)  # fmt: skip
         retrieval = loaded.retriever.retrieve(effective, self.k, filters, hints)
         text, refused = self._compose(mode, effective, hints, retrieval, loaded, sources)
+        if text and not refused and self.llm is not None and mode in ("general", "talking_points"):
+            # the LLM gets what the extractive answer cites; any failure or rule-breaking
+            # output gives None, and the extractive answer stands
+            text = self.llm.compose(question, mode, list(sources.citations)) or text
         for hit in retrieval.hits:
             sources.cite(hit.chunk, hit.score)
-        if text and not refused and self.llm is not None and mode in ("general", "talking_points"):
-            # any failure or rule-breaking output gives None: the extractive answer stands
-            text = self.llm.compose(question, mode, sources.citations) or text
         if not text:
             text, refused = template("refusal.not_found"), True
+        cited = {int(n) for n in _CITED.findall(text)}
         return Answer(
             question=question, answer=text, refused=refused, mode=mode,
-            citations=sources.citations,
+            citations=[c for c in sources.citations if c.n in cited],
+            related=[c for c in sources.citations if c.n not in cited],
         )  # fmt: skip
 
     def _from_map(

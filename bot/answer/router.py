@@ -8,7 +8,8 @@ from typing import Literal
 from index.query import FORWARD as _FORWARD
 from index.query import REVERSE as _REVERSE
 from index.query import Hints
-from ingest.text import match_form
+from ingest.text import lexical_tokens, match_form
+from prompts import topics
 
 Mode = Literal[
     "unit_lookup", "unit_reverse", "unit_count", "province_lookup", "address", "duty_lookup",
@@ -100,7 +101,7 @@ _PROVINCE = re.compile(
     r"\b(?:tinh (?:nao|gi)|thanh pho (?:nao|gi)|(?:sap nhap|hop nhat|nhap)(?: \w+){0,2} tinh"
     r"|(?:sap nhap|hop nhat|nhap) (?:voi|vao)|co (?:phai |bi |duoc )?(?:sap nhap|hop nhat)"
     r"|gom (?:nhung|cac|may) tinh|tinh moi|thuoc tinh|tinh cu|sau sap nhap|giu nguyen"
-    r"|(?:nhap|gop|sap nhap|hop nhat) lai|lay ten|ten (?:gi|moi|la gi))\b"
+    r"|lay ten|ten (?:gi|moi|la gi))\b"
 )
 _ADDRESS = re.compile(r"\bdia chi\b")
 _DOCUMENT = re.compile(r"\b(?:ke hoach|chi thi|cong van|quyet dinh|nghi quyet so|van ban)\b")
@@ -177,3 +178,18 @@ def asks_direction(question: str) -> tuple[bool, bool]:
 
 def asks_centre(question: str) -> bool:
     return bool(_CENTRE.search(match_form(question, chat=True)))
+
+
+def uncovered_topic(question: str, vocabulary: frozenset[str]) -> dict[str, object] | None:
+    """A matter the documents never speak of ("làm lại căn cước", "sổ đỏ"): a term of
+    prompts/topics.toml in the question whose words the loaded documents never use together."""
+    q = f" {match_form(question, chat=True)} "
+    for topic in topics():
+        for term in topic["terms"]:  # type: ignore[attr-defined]
+            if f" {term} " not in re.sub(r"[^a-z0-9]+", " ", q):
+                continue
+            tokens = lexical_tokens(term)
+            pairs = [t for t in tokens if "_" in t] or tokens
+            if not all(t in vocabulary for t in pairs):
+                return topic
+    return None

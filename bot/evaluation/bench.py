@@ -54,7 +54,8 @@ def run_product(items: list[dict[str, Any]], responder: Responder) -> tuple[Syst
         cited = [c.doc for c in answer.citations]
         answers.append(score_answer(item, answer.answer, answer.refused, answer.mode, ms, cited))
         if item.get("answerable", True) and item.get("gold"):
-            passages = [Passage(c.doc, c.text) for c in answer.citations[:10]]
+            retrieved = sorted([*answer.citations, *answer.related], key=lambda c: c.n)
+            passages = [Passage(c.doc, c.text) for c in retrieved[:10]]
             run.results.append(score_item(item, passages, ms))
     return run, answers
 

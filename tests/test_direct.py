@@ -1,0 +1,65 @@
+"""Direct answers and honest declines on the real index: only the cited passages are
+citations, a sentence several documents share is quoted once, recipients lines are never
+quoted, and a matter the documents never mention is declined by name."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.answer.engine import Engine
+from bot.answer.responder import Responder
+
+
+@pytest.fixture(scope="module")
+def responder(engine: Engine) -> Responder:
+    return Responder(engine)
+
+
+def cited_numbers(text: str) -> set[int]:
+    return {int(n) for n in re.findall(r"\[(\d+)\]", text)}
+
+
+def test_citations_are_what_the_answer_cites_and_the_rest_is_related(responder: Responder) -> None:
+    answer = responder.ask("Phòng Nội vụ quận Thanh Xuân có nhiệm vụ gì?")
+    assert not answer.refused and answer.citations
+    assert {c.n for c in answer.citations} == cited_numbers(answer.answer)
+    assert answer.related and not {c.n for c in answer.related} & cited_numbers(answer.answer)
+
+
+def test_a_sentence_every_resolution_says_is_quoted_once(responder: Responder) -> None:
+    answer = responder.ask("Từ ngày nào chính quyền địa phương 2 cấp chính thức hoạt động?")
+    assert "01 tháng 7 năm 2025" in answer.answer
+    sentences = [s for s in re.split(r"(?<=\.)\s", re.sub(r"\[\d+\]", "", answer.answer)) if s]
+    assert len(sentences) == len(set(sentences))
+    assert len({c.doc for c in answer.citations}) <= 2
+
+
+def test_recipients_lines_are_not_quoted(responder: Responder) -> None:
+    answer = responder.ask("Ban Tuyên giáo có nhiệm vụ gì trong kế hoạch của quận Kiến An?")
+    assert "Đ/c" not in answer.answer and "UVBTVTU" not in answer.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("Sau sáp nhập tôi có phải làm lại giấy phép lái xe không?", "giấy phép lái xe"),
+        ("sap nhap xong co phai doi can cuoc khong", "căn cước"),
+        ("Làm lại sổ hộ khẩu sau sáp nhập mất bao lâu?", "hộ khẩu"),
+    ],
+)
+def test_a_matter_the_documents_never_mention_is_declined_by_name(
+    responder: Responder, question: str, topic: str
+) -> None:
+    answer = responder.ask(question)
+    assert answer.refused and topic in answer.answer and "không nói về" in answer.answer
+    assert not answer.citations
+
+
+def test_a_topic_word_the_documents_do_use_is_not_declined(engine: Engine) -> None:
+    from bot.answer.router import uncovered_topic
+
+    vocabulary = engine.load().retriever.vocabulary
+    assert uncovered_topic("đổi căn cước sau sáp nhập", vocabulary) is not None
+    assert uncovered_topic("đổi căn cước sau sáp nhập", vocabulary | {"can_cuoc"}) is None
