@@ -149,6 +149,9 @@ _BARE_KINDS = frozenset(
 )
 _BARE_STREET = frozenset(f for f, w in _STREET_FORMS.items() if " ".join(f) == fold(w))
 _KINDS, _STREET = _Phrases(_KIND_FORMS), _Phrases(_STREET_FORMS)
+# The words a kind (or a kind or street) phrase starts with: at any other word nothing opens.
+_KIND_WORDS = frozenset(_KINDS.lengths)
+_OPENERS = _KIND_WORDS | frozenset(_STREET.lengths)
 
 
 @lru_cache(maxsize=1 << 14)
@@ -198,7 +201,7 @@ def _street_at(toks: list[_Tok], lows: list[str], i: int, seg_start: bool) -> tu
     word, n = _STREET.longest(lows, i)
     if word is None:
         return "", 0
-    keyword_place = seg_start or (i and toks[i - 1].cls == "num")
+    keyword_place = seg_start or (i > 0 and toks[i - 1].cls == "num")
     if not keyword_place and tuple(lows[i : i + n]) in _BARE_STREET:
         return "", 0
     return word, n
@@ -258,9 +261,13 @@ def _scan(toks: list[_Tok], lows: list[str]) -> _Scan:
             flush()
             unit, seg_start, protect, i = None, True, False, i + 1
             continue
-        opened, n = (
-            (None, 0) if protect else _opening(toks, lows, i, seg_start, bool(scan.units), unit)
-        )
+        units = bool(scan.units)  # _opening is skipped where it can only give (None, 0)
+        if protect or (
+            lows[i] not in (_KIND_WORDS if units else _OPENERS) and not (seg_start and units)
+        ):
+            opened, n = None, 0
+        else:
+            opened, n = _opening(toks, lows, i, seg_start, units, unit)
         protect, seg_start = isinstance(opened, (_Unit, str)), False
         if isinstance(opened, _Unit):
             flush()
@@ -281,10 +288,12 @@ def _scan(toks: list[_Tok], lows: list[str]) -> _Scan:
 
 def _tidy(text: str, toks: list[_Tok]) -> str:
     """The typed text of a run of tokens, without punctuation at either end; "05" -> "5"."""
-    first = next((t for t in toks if t.cls in _NAMEY), None)
-    if first is None:
-        return ""
-    out = text[first.start : next(t for t in reversed(toks) if t.cls in _NAMEY).end]
+    lo, hi = 0, len(toks)
+    while lo < hi and toks[lo].cls not in _NAMEY:
+        lo += 1
+    while hi > lo and toks[hi - 1].cls not in _NAMEY:
+        hi -= 1
+    out = text[toks[lo].start : toks[hi - 1].end] if lo < hi else ""
     return (out.lstrip("0") or "0") if out.isascii() and out.isdigit() else out
 
 
