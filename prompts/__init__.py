@@ -25,6 +25,13 @@ def topics() -> tuple[dict[str, object], ...]:
     return tuple(data["topic"])
 
 
+@cache
+def lexicon() -> tuple[tuple[tuple[str, ...], str], ...]:
+    """Colloquial phrases (folded) and the official words for them (lexicon.toml)."""
+    data = tomllib.loads(resources.files(__package__).joinpath("lexicon.toml").read_text("utf-8"))
+    return tuple((tuple(t["said"]), t["official"]) for t in data["term"])
+
+
 def text(name: str) -> str:
     """A prompt file of this package, e.g. `text("llm_system.txt")`."""
     return resources.files(__package__).joinpath(name).read_text("utf-8")

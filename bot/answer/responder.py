@@ -39,6 +39,7 @@ from bot.answer.router import (
     is_injection,
     is_off_topic,
     looks_like_unit_question,
+    official_terms,
     route,
     uncovered_topic,
 )
@@ -88,11 +89,13 @@ class Responder:
         k: int = 8,
         conversations: Memory | None = None,
         llm: LLMComposer | None = None,
+        paraphrase: bool = True,
     ):
         self.engine = engine
         self.k = k
         self.conversations = conversations or Conversations()
         self.llm = llm if llm is not None else engine.llm
+        self.paraphrase = paraphrase  # colloquial words searched with the plans' own too
 
     def ask(
         self, question: str, conversation: str | None = None, filters: Filters | None = None
@@ -132,8 +135,9 @@ class Responder:
             text, facts = self._from_map(mode, effective, hints, loaded, sources)
             return Answer(question=question, answer=text, mode=mode, citations=sources.citations,
                           facts=facts)  # fmt: skip
-        retrieval = loaded.retriever.retrieve(effective, self.k, filters, hints)
-        text, refused = self._compose(mode, effective, hints, retrieval, loaded, sources)
+        searched = f"{effective} {official_terms(effective)}".strip() if self.paraphrase else effective
+        retrieval = loaded.retriever.retrieve(searched, self.k, filters, hints)
+        text, refused = self._compose(mode, searched, hints, retrieval, loaded, sources)
         if text and not refused and self.llm is not None and mode in ("general", "talking_points"):
             # the LLM gets what the extractive answer cites; any failure or rule-breaking
             # output gives None, and the extractive answer stands

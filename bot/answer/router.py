@@ -9,7 +9,7 @@ from index.query import FORWARD as _FORWARD
 from index.query import REVERSE as _REVERSE
 from index.query import Hints
 from ingest.text import lexical_tokens, match_form
-from prompts import topics
+from prompts import lexicon, topics
 
 Mode = Literal[
     "unit_lookup", "unit_reverse", "unit_count", "province_lookup", "address", "duty_lookup",
@@ -193,3 +193,10 @@ def uncovered_topic(question: str, vocabulary: frozenset[str]) -> dict[str, obje
             if not all(t in vocabulary for t in pairs):
                 return topic
     return None
+
+
+def official_terms(question: str) -> str:
+    """The plans' own words for what the question says colloquially ("dán thông tin ở đâu" →
+    "tuyên truyền trực quan …"), to search with; "" when it says nothing of the kind."""
+    q = " " + re.sub(r"[^a-z0-9]+", " ", match_form(question, chat=True)) + " "
+    return " ".join(official for said, official in lexicon() if any(f" {s} " in q for s in said))
