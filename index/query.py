@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from index.documents import DocumentProfiles
 from index.provinces import ProvinceMention
 from index.registry import Placement, UnitRegistry
 from ingest.address import ParsedAddress, find_address
 from ingest.records import Document, UnitChange
-from ingest.text import expand_abbreviations, fold, match_form, normalize
+from ingest.text import expand_abbreviations, fold, lexical_tokens, match_form, normalize
 
 _LOCALITY = re.compile(
     r"\b(?:quận|huyện|thị xã|thành phố|tỉnh|xã|phường|thị trấn|đảng ủy khối|đảng ủy)\s+"
@@ -58,6 +59,7 @@ class Catalog:
     numbers: dict[str, str]  # "1656/nq-ubtvqh15", "1656", "02-kh/btgduk" -> doc_id
     aliases: dict[str, set[str]]  # "thanh xuan" -> {doc_id}
     provinces: dict[str, str]  # "lang son" -> "Tỉnh Lạng Sơn" (old and new names)
+    profiles: DocumentProfiles | None = None  # by issuer, subject, type and year
 
     @classmethod
     def build(cls, documents: list[Document], provinces: dict[str, str]) -> Catalog:
@@ -74,7 +76,8 @@ class Catalog:
         names = {key: new for key, new in provinces.items()}
         for new in set(provinces.values()):
             names[_province_key(new)] = new
-        return cls(numbers=numbers, aliases=aliases, provinces=names)
+        return cls(numbers=numbers, aliases=aliases, provinces=names,
+                   profiles=DocumentProfiles.build(documents))  # fmt: skip
 
 
 def _province_key(name: str) -> str:
@@ -127,6 +130,9 @@ def analyze(
     for alias, doc_ids in catalog.aliases.items():
         if _contains(q, alias):
             hints.doc_ids.extend(d for d in sorted(doc_ids) if d not in hints.doc_ids)
+    if not hints.doc_ids and not hints.units and catalog.profiles is not None:
+        described = catalog.profiles.best(q, set(lexical_tokens(question, chat=True)))
+        hints.doc_ids.extend([described] if described else [])
     return hints
 
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from index.provinces import ProvinceRegistry
 from index.store import Index
+from ingest.provinces import province_key
 from ingest.records import OldUnit, UnitChange
 from ingest.text import fold, normalize
-from ingest.provinces import province_key
 from ingest.units import KINDS
 
 

@@ -112,6 +112,10 @@ def compose_facts(doc: Document, asked: list[str], chunks: list[Chunk], sources:
         bases = "; ".join(f"{b.kind} {b.number}" + (f" {date_vi(b.date)}" if b.date else "")
                           for b in doc.bases)
         sentences.append(template("facts.bases", bases=bases) + f" [{n}].")
+    if "recipients" in asked and doc.recipients and tail:
+        n = sources.cite(tail, 1.0)
+        listed = [r for r in doc.recipients if not fold(r).startswith(("luu", "d/c"))]
+        sentences.append(template("facts.recipients", recipients="; ".join(listed)) + f" [{n}].")
     return " ".join(_capital(s) for s in sentences), False
 
 

@@ -18,6 +18,9 @@ from bot.answer.compose import (
     compose_sentences,
     score_sentences,
 )
+from bot.answer.engine import Engine, Loaded
+from bot.answer.llm import LLMComposer
+from bot.answer.models import Answer
 from bot.answer.newmap import (
     compose_address,
     compose_both,
@@ -27,9 +30,6 @@ from bot.answer.newmap import (
     compose_units,
     unit_facts,
 )
-from bot.answer.engine import Engine, Loaded
-from bot.answer.llm import LLMComposer
-from bot.answer.models import Answer
 from bot.answer.router import (
     REGISTRY_MODES,
     Mode,

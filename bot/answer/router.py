@@ -85,6 +85,10 @@ _FACTS = {
     "number": re.compile(r"\b(?:so hieu|so ky hieu|so bao nhieu|so may|mang so|co so)\b"),
     "issuer": re.compile(r"\b(?:co quan nao ban hanh|ai ban hanh|do ai|cua co quan nao)\b"),
     "bases": re.compile(r"\b(?:can cu|thuc hien (?:van ban|ke hoach|chi thi|nghi quyet) nao)\b"),
+    "recipients": re.compile(
+        r"\b(?:noi nhan|gui (?:bao cao )?(?:len|toi|den|cho|ve)|bao cao (?:len|toi|cho|ve) (?:nhung |cac )?"
+        r"(?:co quan|noi|ai)|gui (?:nhung|cac) (?:co quan|noi) nao)\b"
+    ),
 }
 _DUTY = re.compile(
     r"\b(?:nhiem vu|lam gi|lam nhung gi|duoc giao|giao (?:viec|cho)|chu tri|phoi hop|trach nhiem"
