@@ -63,3 +63,19 @@ def test_a_topic_word_the_documents_do_use_is_not_declined(engine: Engine) -> No
     vocabulary = engine.load().retriever.vocabulary
     assert uncovered_topic("đổi căn cước sau sáp nhập", vocabulary) is not None
     assert uncovered_topic("đổi căn cước sau sáp nhập", vocabulary | {"can_cuoc"}) is None
+
+
+def test_which_plans_mention_a_thing_lists_each_plan_with_its_sentence(responder: Responder) -> None:
+    answer = responder.ask(
+        "Trong các kế hoạch, kế hoạch nào nói đến việc tuyên truyền trên hệ thống loa truyền thanh?"
+    )
+    bullets = [line for line in answer.answer.splitlines() if line.startswith("- ")]
+    assert len(bullets) >= 2 and len({c.doc for c in answer.citations}) == len(bullets)
+    assert any("loa" in line for line in bullets)
+
+
+def test_two_plans_compared_by_date_and_an_undated_one_said_so(responder: Responder) -> None:
+    answer = responder.ask("Kế hoạch Thái Bình và kế hoạch Thanh Xuân cái nào ban hành trước?")
+    assert answer.answer.startswith("Văn bản ban hành sớm nhất là Kế hoạch tháng 3/2024")
+    undated = responder.ask("Kế hoạch Kiến An và kế hoạch Thanh Xuân, cái nào ra sau?")
+    assert "không ghi ngày ban hành" in undated.answer and not undated.refused

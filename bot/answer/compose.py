@@ -246,6 +246,39 @@ def score_sentences(
     return sorted(scored, key=lambda s: s.score, reverse=True)
 
 
+def compose_documents(scored: list[Scored], index: Index, sources: Sources) -> str:
+    """Which documents say it: the best sentence of each, the strongest first."""
+    best = scored[0].score
+    seen: dict[str, Scored] = {}
+    for s in scored:
+        if s.score >= 0.6 * best and len(seen) < 5:
+            seen.setdefault(s.hit.chunk.doc_id, s)
+    lines = [template("which.intro", count=len(seen))]
+    for doc_id, s in seen.items():
+        n = sources.cite(s.hit.chunk, s.hit.score)
+        name = _short(describe(index.files[doc_id].document), 110)
+        lines.append(f"- {_capital(name)}: {_sentence(s.sentence)} [{n}]")
+    return "\n".join(lines)
+
+
+def compose_order(
+    docs: list[Document], chunks: list[Chunk], sources: Sources, earliest: bool = False
+) -> str:
+    """Which document came first (`earliest`) or last, by the dates their headers give."""
+    lines = []
+    for doc, head in zip(docs, chunks, strict=True):
+        n = sources.cite(head, 1.0)
+        key = "order.dated" if doc.date else "order.undated"
+        lines.append(template(key, document=_capital(describe(doc)), date=date_vi(doc.date)) + f" [{n}].")
+    dated = sorted((d for d in docs if d.date), key=lambda d: d.date)
+    if len(dated) >= 2 and len(dated) == len(docs):
+        key, doc = ("order.earliest", dated[0]) if earliest else ("order.latest", dated[-1])
+        lines.insert(0, template(key, document=_capital(describe(doc))) + ".")
+    elif len(dated) < len(docs):
+        lines.append(template("order.cannot") + ".")
+    return "\n".join(lines)
+
+
 def compose_sentences(scored: list[Scored], index: Index, sources: Sources, bullets: bool) -> str:
     best = scored[0].score
     chosen: list[Scored] = []

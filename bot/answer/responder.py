@@ -13,8 +13,10 @@ from typing import Any, Protocol
 from bot.answer.compose import (
     Sources,
     agency_score,
+    compose_documents,
     compose_duties,
     compose_facts,
+    compose_order,
     compose_sentences,
     score_sentences,
 )
@@ -36,6 +38,8 @@ from bot.answer.router import (
     asked_facts,
     asks_centre,
     asks_direction,
+    asks_order,
+    asks_which_documents,
     is_injection,
     is_off_topic,
     looks_like_unit_question,
@@ -207,6 +211,11 @@ class Responder:
     ) -> tuple[str, bool]:
         if looks_like_unit_question(question) and not hints.doc_ids:
             return template("refusal.unit_unknown", unit="đơn vị này"), True
+        compared, earliest = asks_order(question)
+        if len(hints.doc_ids) >= 2 and compared:
+            files = [loaded.index.files[d] for d in hints.doc_ids[:4]]
+            heads = [next((c for c in f.chunks if c.section == "Phần mở đầu"), f.chunks[0]) for f in files]
+            return compose_order([f.document for f in files], heads, sources, earliest), False
         if mode == "document_facts":
             doc_id = hints.doc_ids[0]
             chunks = loaded.index.files[doc_id].chunks
@@ -220,6 +229,8 @@ class Responder:
         scored = score_sentences(question, retrieval.hits, loaded.retriever.idf, named)
         if not scored or scored[0].score < SUPPORT_THRESHOLD:
             return "", True
+        if asks_which_documents(question):
+            return compose_documents(scored, loaded.index, sources), False
         return compose_sentences(scored, loaded.index, sources, bullets=mode == "talking_points"), False
 
 

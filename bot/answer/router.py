@@ -204,3 +204,26 @@ def official_terms(question: str) -> str:
     "tuyên truyền trực quan …"), to search with; "" when it says nothing of the kind."""
     q = " " + re.sub(r"[^a-z0-9]+", " ", match_form(question, chat=True)) + " "
     return " ".join(official for said, official in lexicon() if any(f" {s} " in q for s in said))
+
+
+_WHICH_DOCUMENTS = re.compile(
+    r"\b(?:ke hoach|van ban|nghi quyet)(?: \w+){0,2} nao (?:\w+ ){0,2}(?:noi|nhac|de cap|neu|co|yeu cau)\b"
+)
+_ORDER = re.compile(
+    r"\b(?:ra sau|ra truoc|ban hanh (?:sau|truoc)|moi hon|cu hon|som hon|muon hon"
+    r"|(?:cai|ke hoach|van ban) nao (?:truoc|sau|moi))\b"
+)
+
+
+def asks_which_documents(question: str) -> bool:
+    """"Trong các kế hoạch, kế hoạch nào nói đến loa truyền thanh?": a list of documents."""
+    return bool(_WHICH_DOCUMENTS.search(match_form(question, chat=True)))
+
+
+def asks_order(question: str) -> tuple[bool, bool]:
+    """(dates compared, the earliest asked): "Kế hoạch Kiến An và kế hoạch Thanh Xuân, cái nào
+    ra sau?" -> (True, False)."""
+    q = match_form(question, chat=True)
+    if not _ORDER.search(q):
+        return False, False
+    return True, bool(re.search(r"\b(?:truoc|som hon|cu hon)\b", q))
