@@ -17,6 +17,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from servers import running
 from test_loaders import encode_cp1258
+from test_webchat import context  # noqa: F401 (the phone-sized Chromium)
 
 from bot.config import Settings
 from bot.service.app import create_app
@@ -133,3 +134,20 @@ def test_the_api_refuses_too_many_and_malformed_bodies(base_url: str) -> None:
     assert too_many.status_code == 413 and "1000" in too_many.json()["detail"]
     malformed = httpx.post(f"{base_url}/api/convert", json={"addresses": "một chuỗi"}, timeout=30)
     assert malformed.status_code == 422
+
+
+def test_the_web_chat_converts_a_pasted_list(base_url: str, context) -> None:
+    """Headless Chromium on the real service (its CSP included): paste two addresses, get the
+    table and a CSV to download."""
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(base_url)
+    page.click("#bulk summary")
+    page.fill("#bulk-list", "\n".join(ROWS[:2]))
+    page.click("#bulk-send")
+    page.wait_for_selector("#bulk-result tbody tr:nth-child(2)", timeout=20_000)
+    rows = page.locator("#bulk-result tbody tr").all_inner_texts()
+    assert "Phường Nghĩa Đô" in rows[0] and "bị chia tách" in rows[0]
+    assert "Phường Bàn Cờ, Thành phố Hồ Chí Minh" in rows[1]
+    assert page.locator("#bulk-download").is_visible() and not errors
