@@ -136,7 +136,7 @@ def test_the_api_refuses_too_many_and_malformed_bodies(base_url: str) -> None:
     assert malformed.status_code == 422
 
 
-def test_the_web_chat_converts_a_pasted_list(base_url: str, context) -> None:
+def test_the_web_chat_converts_a_pasted_list(base_url: str, context) -> None:  # noqa: F811
     """Headless Chromium on the real service (its CSP included): paste two addresses, get the
     table and a CSV to download."""
     page = context.new_page()
