@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.search import Embedder, build_search
+from index.search import SEARCH_VERSION, Embedder, build_search
 from index.store import Artifacts, Index, IndexStore, ordered_chunks
 from ingest.loaders import LoadError, discover
 from ingest.pipeline import PARSER_VERSION, IngestedFile, file_sha256, ingest_file
@@ -69,7 +69,7 @@ def update_index(
     with store.lock(wait=wait):
         current = store.try_load()
         old = dict(current.files) if current and not reindex else {}
-        stale = current is not None and (reindex or _model_changed(current, embedder))
+        stale = current is not None and (reindex or _search_stale(current, embedder))
         files, errors = discover(paths)
         report.errors.extend(FileError(str(e.path), e.message) for e in errors)
         if on_start:
@@ -88,9 +88,12 @@ def update_index(
     return report
 
 
-def _model_changed(current: Index, embedder: Embedder | None) -> bool:
+def _search_stale(current: Index, embedder: Embedder | None) -> bool:
+    """Another embedding model, or search structures of an older layout."""
     recorded = current.manifest.get("embedding") or {}
-    return embedder is not None and recorded.get("model") != embedder.name
+    return embedder is not None and (
+        recorded.get("model") != embedder.name or recorded.get("version") != SEARCH_VERSION
+    )
 
 
 def _artifacts(

@@ -46,6 +46,7 @@ class Retrieval:
     hits: list[Hit]
     hints: Hints
     dense_query: str
+    query_vector: np.ndarray | None = None  # None when the dense side was not asked
 
 
 @dataclass
@@ -104,7 +105,8 @@ class HybridRetriever:
         for rank, i in enumerate(lexical):
             fused[i] = fused.get(i, 0.0) + w.lexical / (w.rrf_k + rank + 1)
         dense_query = self._dense_query(question)
-        dense = self._dense(dense_query, allowed) if dense_query else []
+        vector = self._vector(dense_query) if dense_query else None
+        dense = self._dense(vector, allowed) if vector is not None else []
         for rank, i in enumerate(dense):
             fused[i] = fused.get(i, 0.0) + w.dense / (w.rrf_k + rank + 1)
         for i in fused:
@@ -127,7 +129,7 @@ class HybridRetriever:
             )
             for i in ranked
         ]
-        return Retrieval(hits=hits, hints=hints, dense_query=dense_query)
+        return Retrieval(hits=hits, hints=hints, dense_query=dense_query, query_vector=vector)
 
     def _mask(self, filters: Filters) -> np.ndarray:
         mask = np.ones(len(self.chunks), dtype=bool)
@@ -156,11 +158,13 @@ class HybridRetriever:
             text = self.search.restorer.restore(text)
         return expand_abbreviations(text, chat=True)
 
-    def _dense(self, query: str, allowed: np.ndarray | None) -> list[int]:
-        vector = np.asarray(self.embedder.encode([query], kind="query"), dtype=np.float32)
+    def _vector(self, query: str) -> np.ndarray:
+        return np.asarray(self.embedder.encode([query], kind="query"), dtype=np.float32)[0]
+
+    def _dense(self, vector: np.ndarray, allowed: np.ndarray | None) -> list[int]:
         wanted = self.weights.pool * (4 if allowed is not None else 1)
         store = self.search.vectors
-        _, rows = store.index.search(vector, min(wanted, store.index.ntotal))
+        _, rows = store.index.search(vector[None, :], min(wanted, store.index.ntotal))
         found = [self._position[store.index_to_docstore_id[int(r)]] for r in rows[0] if r >= 0]
         if allowed is not None:
             found = [i for i in found if allowed[i]]

@@ -24,9 +24,12 @@ from langchain_core.documents import Document as LCDocument
 from index.diacritics import DiacriticsRestorer
 from index.lexical import LexicalIndex
 from ingest.records import Chunk
+from ingest.sentences import quotable_sentences
 
 Progress = Callable[[int, int], None]
 BATCH = 64
+# What an index version's search part holds; an older one is rebuilt (its vectors reused).
+SEARCH_VERSION = 2
 
 
 class EmbeddingMismatch(Exception):
@@ -56,6 +59,7 @@ class SearchIndex:
     lexical: LexicalIndex
     vectors: FAISS
     restorer: DiacriticsRestorer
+    sentences: Sentences
 
     @classmethod
     def load(cls, directory: Path, chunks: list[Chunk], embedder: Embedder) -> SearchIndex:
@@ -78,6 +82,7 @@ class SearchIndex:
             lexical=LexicalIndex.load(directory / "bm25"),
             vectors=vectors,
             restorer=DiacriticsRestorer.load(directory / "diacritics.json"),
+            sentences=Sentences.load(directory),
         )
 
 
@@ -106,32 +111,79 @@ def build_search(
     DiacriticsRestorer.build([c.text for c in chunks]).save(directory / "diacritics.json")
     dense = [c for c in chunks if is_running_text(c, clauses)]
     texts = [c.indexed_text for c in dense]
-    vectors = _embed(texts, embedder, _reusable(previous, embedder), on_progress)
-    np.save(directory / "vectors.npy", vectors)
-    (directory / "vector_keys.json").write_text(json.dumps([text_key(t) for t in texts]))
-    _faiss(dense, vectors, embedder).save_local(str(directory / "faiss"))
+    sentences = sorted({s for c in dense for s in quotable_sentences(c)})
+    known = _reusable(previous, embedder)
+    vectors = _embed([*texts, *sentences], embedder, known, on_progress)
+    _save_vectors(directory, "vectors", texts, vectors[: len(texts)])
+    _save_vectors(directory, "sentence_vectors", sentences, vectors[len(texts) :])
+    _faiss(dense, vectors[: len(texts)], embedder).save_local(str(directory / "faiss"))
     meta = {
         "model": embedder.name,
         "dimension": embedder.dimension,
         "chunks": len(chunks),
         "dense_chunks": len(dense),
+        "sentences": len(sentences),
+        "version": SEARCH_VERSION,
     }
     (directory / "embedding.json").write_text(json.dumps(meta, ensure_ascii=False))
     return meta
 
 
+@dataclass
+class Sentences:
+    """Vectors of the quotable sentences of the running text: how close a sentence is to the
+    question in meaning, beside the words they share."""
+
+    rows: dict[str, int]
+    vectors: np.ndarray
+
+    @classmethod
+    def load(cls, directory: Path) -> Sentences:
+        keys, vectors = _load_vectors(directory, "sentence_vectors")
+        return cls({k: i for i, k in enumerate(keys)}, vectors)
+
+    def similarity(self, sentence: str, query: np.ndarray) -> float | None:
+        """Cosine with the query vector; None for a sentence with no vector."""
+        row = self.rows.get(text_key(sentence))
+        return None if row is None else float(self.vectors[row] @ query)
+
+
+def _files(directory: Path, name: str) -> tuple[Path, Path]:
+    """"vectors" -> vectors.npy and vector_keys.json (sha1 of each embedded text)."""
+    return directory / f"{name}.npy", directory / f"{name.removesuffix('s')}_keys.json"
+
+
+def _save_vectors(directory: Path, name: str, texts: list[str], vectors: np.ndarray) -> None:
+    array, keys = _files(directory, name)
+    np.save(array, vectors)
+    keys.write_text(json.dumps([text_key(t) for t in texts]))
+
+
+def _load_vectors(directory: Path, name: str) -> tuple[list[str], np.ndarray]:
+    """(text keys, vectors) of one file pair; nothing when absent or torn."""
+    array, key_file = _files(directory, name)
+    try:
+        keys = json.loads(key_file.read_text())
+        vectors = np.load(array)
+    except (OSError, ValueError):
+        return [], np.zeros((0, 0), np.float32)
+    return (keys, vectors) if len(keys) == len(vectors) else ([], np.zeros((0, 0), np.float32))
+
+
 def _reusable(previous: Path | None, embedder: Embedder) -> dict[str, np.ndarray]:
-    if previous is None or not (previous / "vectors.npy").exists():
+    if previous is None:
         return {}
     try:
         meta = json.loads((previous / "embedding.json").read_text(encoding="utf-8"))
         if meta["model"] != embedder.name:
             return {}
-        keys = json.loads((previous / "vector_keys.json").read_text())
-        vectors = np.load(previous / "vectors.npy")
     except (OSError, ValueError, KeyError):
         return {}
-    return dict(zip(keys, vectors)) if len(keys) == len(vectors) else {}
+    known: dict[str, np.ndarray] = {}
+    for name in ("vectors", "sentence_vectors"):
+        keys, vectors = _load_vectors(previous, name)
+        known.update(zip(keys, vectors))
+    return known
 
 
 def _embed(

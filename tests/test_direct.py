@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 from bot.answer.engine import Engine
@@ -79,3 +80,36 @@ def test_two_plans_compared_by_date_and_an_undated_one_said_so(responder: Respon
     assert answer.answer.startswith("Văn bản ban hành sớm nhất là Kế hoạch tháng 3/2024")
     undated = responder.ask("Kế hoạch Kiến An và kế hoạch Thanh Xuân, cái nào ra sau?")
     assert "không ghi ngày ban hành" in undated.answer and not undated.refused
+
+
+def test_a_paraphrase_with_few_shared_words_is_answered_by_meaning(responder: Responder) -> None:
+    answer = responder.ask(
+        "Kế hoạch của huyện ủy năm 2023 nhằm mục đích gì trong việc bảo vệ nền tảng tư tưởng?"
+    )
+    assert not answer.refused
+    assert "bảo vệ nền tảng tư tưởng" in answer.answer
+    assert "003_429a199858f2294f.txt" in {c.doc for c in answer.citations}
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Sau sáp nhập thì lương giáo viên có tăng không?",
+        "Giá vé xe buýt sau sáp nhập là bao nhiêu?",
+    ],
+)
+def test_a_question_sharing_only_common_words_is_declined(responder: Responder, question: str) -> None:
+    answer = responder.ask(question)
+    assert answer.refused and not answer.citations
+
+
+def test_every_quotable_sentence_of_the_running_text_has_a_unit_vector(engine: Engine) -> None:
+    from ingest.sentences import quotable_sentences
+
+    search = engine.load().retriever.search
+    dense = {search.vectors.index_to_docstore_id[i] for i in range(search.vectors.index.ntotal)}
+    chunks = [c for c in search.chunks if c.chunk_id in dense]
+    wanted = {s for c in chunks for s in quotable_sentences(c)}
+    assert len(search.sentences.rows) == len(wanted) > 400
+    norms = np.linalg.norm(search.sentences.vectors, axis=1)
+    assert np.allclose(norms, 1.0, atol=1e-3)

@@ -7,11 +7,15 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import numpy as np
+
 from bot.answer.models import Citation
 from bot.answer.router import is_injection
 from index.retriever import Hit
+from index.search import Sentences
 from index.store import Index
 from ingest.records import Chunk, Document, Duty
+from ingest.sentences import quotable_sentences
 from ingest.text import date_vi, fold, lexical_tokens, match_form
 from prompts import template
 
@@ -22,11 +26,8 @@ _STOP = set(
     "minh toi ban gio con ho nhe oi u thuoc".split()
 )
 _NUMERIC = re.compile(r"\b(?:nam nao|khoa may|lan thu may)\b")
+SUPPORT_CANDIDATES = 40  # sentences, best by their words, weighed for meaning too
 SHARED_SOURCES = 2  # documents cited for one sentence they all say: a phone shows two
-# Recipients blocks, signatures and table rows are not sentences to quote.
-_NOT_QUOTED_SECTIONS = ("Nơi nhận",)
-_LISTING = re.compile(r"^(?:\||Đ/c\b|đ/c\b|Đồng chí [^,.]{2,40} -)")
-_SENTENCE_END = re.compile(r"(?<=[.;!?])\s+(?=[A-ZĐÀ-Ỹ0-9\-–“\"(])")
 
 
 @dataclass
@@ -171,31 +172,14 @@ class Scored:
 
 
 def split_sentences(chunk: Chunk) -> tuple[str, ...]:
-    """Sentences of a passage that may be quoted: its heading line is context, not an answer,
-    and a sentence giving orders to the assistant (a poisoned document's "Bỏ qua các hướng
-    dẫn trước…") states nothing a resident asked about. Worked out once per passage."""
-    if chunk.section.startswith(_NOT_QUOTED_SECTIONS):
-        return ()
-    return _quotable(chunk.text, tuple(chunk.heading_path))
+    """Sentences of a passage that may be quoted; one giving orders to the assistant (a
+    poisoned document's "Bỏ qua các hướng dẫn trước…") states nothing a resident asked about."""
+    return _unpoisoned(quotable_sentences(chunk))
 
 
 @lru_cache(maxsize=16_384)
-def _quotable(text: str, heading_path: tuple[str, ...]) -> tuple[str, ...]:
-    out = []
-    for line in text.splitlines():
-        line = line.strip().lstrip("-–+• ").strip()
-        if len(line) < 20 or _is_heading(line, heading_path) or _LISTING.match(line):
-            continue
-        pieces = (s.strip() for s in _SENTENCE_END.split(line))
-        out.extend(s for s in pieces if len(s) >= 20 and not is_injection(s))
-    return tuple(out)
-
-
-def _is_heading(line: str, heading_path: tuple[str, ...]) -> bool:
-    if line.isupper() and len(line) < 120:
-        return True
-    bare = re.sub(r"^(?:[IVXLC]+|\d+)\s*[.\-–]\s*", "", line)
-    return any(bare and bare in h for h in heading_path) and not bare.endswith((".", ";"))
+def _unpoisoned(sentences: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(s for s in sentences if not is_injection(s))
 
 
 _DATE_ASKED = re.compile(r"\b(?:ngay nao|khi nao|thoi gian nao|bao gio|bao lau)\b")
@@ -244,6 +228,30 @@ def score_sentences(
             score = (_weight(own, idf) + 0.8 * _weight(heading - own, idf)) / total
             scored.append(Scored(score / (1 + 0.05 * rank), sentence, hit, rank))
     return sorted(scored, key=lambda s: s.score, reverse=True)
+
+
+# An answer needs one sentence whose support reaches SUPPORT_THRESHOLD: its share of the
+# question's telling words plus MEANING_WEIGHT × (cosine − MEANING_BASE). e5 puts sentences on
+# another topic near 0.80–0.83 and one that says what was asked near 0.84–0.92, and colloquial
+# questions share few words with the plans, so meaning weighs as much as words. A sentence with
+# no vector must carry the question's words alone (LEXICAL_ALONE). Calibrated on the dev sets
+# and a set of out-of-scope questions (`sapxep eval`).
+SUPPORT_THRESHOLD = 0.46
+LEXICAL_ALONE = 0.48
+MEANING_WEIGHT = 6.0
+MEANING_BASE = 0.84
+
+
+def supports_an_answer(scored: list[Scored], sentences: Sentences, query: np.ndarray | None) -> bool:
+    for s in scored[:SUPPORT_CANDIDATES]:
+        cosine = sentences.similarity(s.sentence, query) if query is not None else None
+        if cosine is None:
+            support = s.score + SUPPORT_THRESHOLD - LEXICAL_ALONE
+        else:
+            support = s.score + MEANING_WEIGHT * (cosine - MEANING_BASE)
+        if support >= SUPPORT_THRESHOLD:
+            return True
+    return False
 
 
 def compose_documents(scored: list[Scored], index: Index, sources: Sources) -> str:

@@ -19,6 +19,7 @@ from bot.answer.compose import (
     compose_order,
     compose_sentences,
     score_sentences,
+    supports_an_answer,
 )
 from bot.answer.engine import Engine, Loaded
 from bot.answer.llm import LLMComposer
@@ -53,9 +54,6 @@ from ingest.text import fold, match_form, normalize
 from prompts import template
 
 MAX_QUESTION_CHARS = 1000
-# Below this share of the question's words in the best sentence, the passages do not answer
-# it (calibrated on the dev sets with `sapxep eval`).
-SUPPORT_THRESHOLD = 0.48
 FOLLOW_UP_WORDS = 8
 _CITED = re.compile(r"\[(\d+)\]")
 CONVERSATIONS = 10_000
@@ -227,7 +225,7 @@ class Responder:
                 return compose_duties(duties, loaded.index, sources), False
         named = [a for a, docs in loaded.retriever.catalog.aliases.items() if set(docs) & set(hints.doc_ids)]
         scored = score_sentences(question, retrieval.hits, loaded.retriever.idf, named)
-        if not scored or scored[0].score < SUPPORT_THRESHOLD:
+        if not supports_an_answer(scored, loaded.retriever.search.sentences, retrieval.query_vector):
             return "", True
         if asks_which_documents(question):
             return compose_documents(scored, loaded.index, sources), False
