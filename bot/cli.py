@@ -28,7 +28,7 @@ from bot.evaluation.bench import VARIANTS, FileRuns, evaluate, throughput
 from bot.evaluation.metrics import AnswerSummary, SystemRun, load_items
 from bot.service.security import install_logging
 from bot.state import open_state
-from index.build import IngestReport, update_index
+from index.build import IngestReport, up_to_date, update_index
 from index.embeddings import EmbeddingModelError
 from index.registry import UnitRegistry
 from index.search import EmbeddingMismatch
@@ -62,6 +62,10 @@ def ingest(paths: tuple[Path, ...], prune: bool, reindex: bool) -> None:
     if not any(p.exists() for p in paths):  # a mistyped path fails before the model loads
         _fail("Không tìm thấy tệp hoặc thư mục nào: " + ", ".join(str(p) for p in paths))
     engine = Engine(load_settings())
+    if not reindex and (count := _unchanged(engine, paths, prune)) is not None:
+        console.print(template("ingest.unchanged", documents=count,
+                               seconds=f"{time.perf_counter() - started:.1f}"))  # fmt: skip
+        return
     try:
         embedder = engine.embedder
     except EmbeddingModelError as exc:
@@ -96,6 +100,15 @@ def ingest(paths: tuple[Path, ...], prune: bool, reindex: bool) -> None:
     _print_report(report, time.perf_counter() - started)
     if report.index is None or not report.index.files:
         sys.exit(1)
+
+
+def _unchanged(engine: Engine, paths: tuple[Path, ...], prune: bool) -> int | None:
+    """Documents in the index when these files are all it holds, unchanged (checked on the
+    manifest and the files' hashes before any model loads)."""
+    try:
+        return up_to_date(engine.store, paths, engine.embedding_name, prune)
+    except EmbeddingModelError:
+        return None
 
 
 def _print_report(report: IngestReport, seconds: float) -> None:

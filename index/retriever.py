@@ -163,9 +163,7 @@ class HybridRetriever:
 
     def _dense(self, vector: np.ndarray, allowed: np.ndarray | None) -> list[int]:
         wanted = self.weights.pool * (4 if allowed is not None else 1)
-        store = self.search.vectors
-        _, rows = store.index.search(vector[None, :], min(wanted, store.index.ntotal))
-        found = [self._position[store.index_to_docstore_id[int(r)]] for r in rows[0] if r >= 0]
+        found = [self._position[i] for i, _ in self.search.vectors.search(vector, wanted)]
         if allowed is not None:
             found = [i for i in found if allowed[i]]
         return found[: self.weights.pool]

@@ -1,4 +1,5 @@
-"""Search artifacts of an index version: BM25, FAISS (through LangChain), diacritics restorer.
+"""Search artifacts of an index version: BM25, FAISS (our LangChain `VectorStore`), sentence
+vectors, diacritics restorer.
 
 BM25 covers every chunk. The dense side covers the running text: arrangement clauses and
 table rows are lists of names, which BM25 and the units registry find far better (measured
@@ -17,19 +18,16 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from langchain_community.docstore.in_memory import InMemoryDocstore
-from langchain_community.vectorstores import FAISS
-from langchain_core.documents import Document as LCDocument
-
 from index.diacritics import DiacriticsRestorer
 from index.lexical import LexicalIndex
+from index.vectorstore import FaissStore
 from ingest.records import Chunk
 from ingest.sentences import quotable_sentences
 
 Progress = Callable[[int, int], None]
 BATCH = 64
 # What an index version's search part holds; an older one is rebuilt (its vectors reused).
-SEARCH_VERSION = 2
+SEARCH_VERSION = 3
 
 
 class EmbeddingMismatch(Exception):
@@ -57,7 +55,7 @@ def text_key(text: str) -> str:
 class SearchIndex:
     chunks: list[Chunk]
     lexical: LexicalIndex
-    vectors: FAISS
+    vectors: FaissStore
     restorer: DiacriticsRestorer
     sentences: Sentences
 
@@ -70,12 +68,8 @@ class SearchIndex:
                 f"nhưng cấu hình hiện là {embedder.name} ({embedder.dimension} chiều). "
                 "Hãy nạp lại tài liệu: sapxep ingest <thư mục> --reindex"
             )
-        vectors = FAISS.load_local(
-            str(directory / "faiss"),
-            embedder,  # type: ignore[arg-type]
-            allow_dangerous_deserialization=True,  # our own file, written by build_search
-        )
-        if vectors.index.ntotal != meta.get("dense_chunks"):
+        vectors = FaissStore.load(directory / "faiss", embedder)  # type: ignore[arg-type]
+        if len(vectors) != meta.get("dense_chunks"):
             raise EmbeddingMismatch(f"Chỉ mục vectơ ở {directory} không khớp số đoạn; hãy nạp lại.")
         return cls(
             chunks=chunks,
@@ -116,7 +110,7 @@ def build_search(
     vectors = _embed([*texts, *sentences], embedder, known, on_progress)
     _save_vectors(directory, "vectors", texts, vectors[: len(texts)])
     _save_vectors(directory, "sentence_vectors", sentences, vectors[len(texts) :])
-    _faiss(dense, vectors[: len(texts)], embedder).save_local(str(directory / "faiss"))
+    _faiss(dense, vectors[: len(texts)], embedder).save(directory / "faiss")
     meta = {
         "model": embedder.name,
         "dimension": embedder.dimension,
@@ -208,25 +202,8 @@ def _embed(
     return out
 
 
-def _faiss(chunks: list[Chunk], vectors: np.ndarray, embedder: Embedder) -> FAISS:
-    import faiss
-
-    index = faiss.IndexFlatIP(embedder.dimension)
-    index.add(vectors)
-    ids = [c.chunk_id for c in chunks]
-    docstore = InMemoryDocstore(
-        {
-            c.chunk_id: LCDocument(
-                page_content=c.text,
-                metadata={"chunk_id": c.chunk_id, "doc_id": c.doc_id, "section": c.section},
-            )
-            for c in chunks
-        }
-    )
-    return FAISS(
-        embedding_function=embedder,  # type: ignore[arg-type]
-        index=index,
-        docstore=docstore,
-        index_to_docstore_id=dict(enumerate(ids)),
-        normalize_L2=False,
-    )
+def _faiss(chunks: list[Chunk], vectors: np.ndarray, embedder: Embedder) -> FaissStore:
+    store = FaissStore(embedder, embedder.dimension)  # type: ignore[arg-type]
+    metadatas = [{"chunk_id": c.chunk_id, "doc_id": c.doc_id, "section": c.section} for c in chunks]
+    store.add_vectors([c.text for c in chunks], vectors, metadatas, ids=[c.chunk_id for c in chunks])
+    return store

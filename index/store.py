@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from ingest.pipeline import IngestedFile
+from ingest.pipeline import PARSER_VERSION, IngestedFile
 from ingest.provinces import extract_provinces, province_merges
 from ingest.records import Chunk, Document, ProvinceChange, UnitCount, from_dict, to_dict
 from ingest.units import CrossCheck, ListedUnit, cross_check, extract_counts, extract_unit_list
@@ -292,6 +292,7 @@ def _manifest(
     check = registry.cross_check
     return {
         "format_version": FORMAT_VERSION,
+        "parser_version": PARSER_VERSION,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "documents": documents,
         "counts": {

