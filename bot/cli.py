@@ -19,6 +19,7 @@ from rich.table import Table
 from bot.answer.convert import ConvertError, convert_rows, read_table, write_table
 from bot.answer.engine import Engine
 from bot.answer.models import Answer
+from bot.answer.cache import AnswerCache
 from bot.answer.responder import Responder
 from bot.channels.logged import LoggedResponder, StoredConversations
 from bot.channels.telegram import build_application
@@ -191,6 +192,8 @@ def serve(host: str, port: int, workers: int) -> None:
         shutil.rmtree(metrics, ignore_errors=True)
         metrics.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
+    if workers > 1 and not load_settings().embed_threads:  # the workers share the cores
+        os.environ["SAPXEP_EMBED_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
     uvicorn.run(
         "bot.service.app:create_app",
         factory=True,
@@ -401,7 +404,7 @@ def telegram() -> None:
     state = open_state(settings)
     app = build_application(
         settings.telegram_bot_token,
-        LoggedResponder(Responder(engine, conversations=StoredConversations(state.shared)), state),
+        LoggedResponder(Responder(engine, conversations=StoredConversations(state.shared), cache=AnswerCache()), state),
         base_url=settings.telegram_api_base_url,
     )
     console.print("Bot Telegram đang chạy (long polling). Dừng bằng Ctrl+C.")

@@ -95,8 +95,10 @@ class HybridRetriever:
         k: int = 8,
         filters: Filters | None = None,
         hints: Hints | None = None,
+        dense: bool = True,
     ) -> Retrieval:
-        """`hints`: the question's analysis when the caller already made it."""
+        """`hints`: the question's analysis when the caller already made it; `dense=False`
+        leaves the question unembedded (an answer from a registry needs only related passages)."""
         hints = hints or analyze(question, self.catalog, self.registry)
         allowed = self._mask(filters) if filters else None
         w = self.weights
@@ -104,10 +106,10 @@ class HybridRetriever:
         lexical = self._lexical(question, allowed)
         for rank, i in enumerate(lexical):
             fused[i] = fused.get(i, 0.0) + w.lexical / (w.rrf_k + rank + 1)
-        dense_query = self._dense_query(question)
+        dense_query = self._dense_query(question) if dense else ""
         vector = self._vector(dense_query) if dense_query else None
-        dense = self._dense(vector, allowed) if vector is not None else []
-        for rank, i in enumerate(dense):
+        nearest = self._dense(vector, allowed) if vector is not None else []
+        for rank, i in enumerate(nearest):
             fused[i] = fused.get(i, 0.0) + w.dense / (w.rrf_k + rank + 1)
         for i in fused:
             if self.chunks[i].doc_id in hints.doc_ids:
@@ -118,7 +120,7 @@ class HybridRetriever:
             fused[i] = top + 1.0 - order * 1e-3
         ranked = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
         lex_rank = {i: r for r, i in enumerate(lexical)}
-        dense_rank = {i: r for r, i in enumerate(dense)}
+        dense_rank = {i: r for r, i in enumerate(nearest)}
         hits = [
             Hit(
                 chunk=self.chunks[i],

@@ -150,3 +150,40 @@ def _env() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if not k.startswith("SAPXEP_")}
+
+
+def test_an_answer_asked_again_comes_from_the_cache(engine: Engine) -> None:
+    from bot.answer.cache import AnswerCache
+    from bot.answer.responder import Responder
+
+    responder = Responder(engine, cache=AnswerCache(size=2))
+    question = "Mục đích của kế hoạch tuyên truyền của quận Kiến An là gì?"
+    first = responder.ask(question)
+    first.answer_id = "changed by a channel"
+    again = responder.ask(question)
+    assert again.answer == first.answer and again.answer_id == "" and len(responder.cache) == 1
+    assert again.latency_ms < first.latency_ms
+    # a follow-up is keyed by its conversation's previous question, not only by its words
+    responder.ask("phường thanh xuân bắc giờ là phường gì", conversation="c")
+    one = responder.ask("còn phường thanh xuân nam?", conversation="c")
+    responder.ask("xã Tri Phương giờ là xã gì", conversation="c")
+    other = responder.ask("còn phường thanh xuân nam?", conversation="c")
+    assert not one.refused and one.answer == other.answer  # the same unit, whatever came before
+    assert len(responder.cache) == 2  # bounded
+
+
+def test_cache_figures_are_on_metrics(engine: Engine) -> None:
+    from prometheus_client import REGISTRY
+
+    from bot.answer.cache import AnswerCache
+    from bot.answer.responder import Responder
+
+    def hits() -> float:
+        return REGISTRY.get_sample_value("sapxep_answer_cache_total", {"result": "hit"}) or 0.0
+
+    responder = Responder(engine, cache=AnswerCache())
+    before = hits()
+    responder.ask("tỉnh Hà Giang cũ giờ là tỉnh nào")
+    responder.ask("tỉnh Hà Giang cũ giờ là tỉnh nào")
+    assert hits() == before + 1
+    assert REGISTRY.get_sample_value("sapxep_answer_cache_saved_seconds_total") > 0

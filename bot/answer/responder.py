@@ -10,6 +10,7 @@ import time
 from collections import OrderedDict
 from typing import Any, Protocol
 
+from bot.answer.cache import AnswerCache, Entry
 from bot.answer.compose import (
     Sources,
     agency_score,
@@ -92,8 +93,11 @@ class Responder:
         conversations: Memory | None = None,
         llm: LLMComposer | None = None,
         paraphrase: bool = True,
+        cache: AnswerCache | None = None,
     ):
+        """`cache`: answers kept for questions asked again (None: every question answered)."""
         self.engine = engine
+        self.cache = cache
         self.k = k
         self.conversations = conversations or Conversations()
         self.llm = llm if llm is not None else engine.llm
@@ -103,18 +107,40 @@ class Responder:
         self, question: str, conversation: str | None = None, filters: Filters | None = None
     ) -> Answer:
         started = time.perf_counter()
-        answer = self._answer(normalize(question or ""), conversation, filters)
+        text = normalize(question or "")
+        previous = None
+        if conversation and len(text.split()) <= FOLLOW_UP_WORDS:
+            previous = self.conversations.last(conversation)
+        key = (self.engine.load().index.path.name, text, _filters_key(filters), previous or "")
+        entry = self.cache.get(key) if self.cache is not None else None
+        if entry is None:
+            understood: list[tuple[str, str]] = []
+            answer = self._answer(text, previous, filters, understood)
+            seconds = time.perf_counter() - started
+            entry = Entry(answer, understood[0] if understood else None, seconds)
+            if self.cache is not None:
+                self.cache.put(key, entry)
+        if conversation and entry.remembered:
+            self.conversations.remember(conversation, *entry.remembered)
+        answer = entry.answer.model_copy(deep=True)
         answer.latency_ms = round((time.perf_counter() - started) * 1000, 2)
         return answer
 
-    def _answer(self, question: str, conversation: str | None, filters: Filters | None) -> Answer:
+    def _answer(
+        self,
+        question: str,
+        previous: str | None,
+        filters: Filters | None,
+        understood: list[tuple[str, str]],
+    ) -> Answer:
+        """`understood` receives (the question as read in its conversation, its mode)."""
         unreadable = _unreadable(question)
         if unreadable is not None:
             return unreadable
         if is_injection(question):
             return _refusal(question, "refusal.injection")
         loaded = self.engine.load()
-        effective, hints = self._in_context(question, conversation, loaded)
+        effective, hints = self._in_context(question, previous, loaded)
         if is_off_topic(effective, hints):
             return _refusal(question, "refusal.off_topic")
         topic = uncovered_topic(effective, loaded.retriever.vocabulary)
@@ -127,8 +153,7 @@ class Responder:
             hints.provinces = hints.provinces or list(filters.provinces)
         own = [fold(loaded.index.files[d].document.number) for d in hints.doc_ids]
         mode = route(effective, hints, [n for n in own if n])
-        if conversation:
-            self.conversations.remember(conversation, effective, mode)
+        understood.append((effective, mode))
         sources = Sources(loaded.index)
         if mode in REGISTRY_MODES:
             if mode in ("address", "unit_lookup") and not hints.units:
@@ -138,7 +163,8 @@ class Responder:
             return Answer(question=question, answer=text, mode=mode, citations=sources.citations,
                           facts=facts)  # fmt: skip
         searched = f"{effective} {official_terms(effective)}".strip() if self.paraphrase else effective
-        retrieval = loaded.retriever.retrieve(searched, self.k, filters, hints)
+        # a document's facts come from its parsed header: passages are only related
+        retrieval = loaded.retriever.retrieve(searched, self.k, filters, hints, dense=mode != "document_facts")
         text, refused = self._compose(mode, searched, hints, retrieval, loaded, sources)
         if text and not refused and self.llm is not None and mode in ("general", "talking_points"):
             # the LLM gets what the extractive answer cites; any failure or rule-breaking
@@ -176,12 +202,11 @@ class Responder:
             return compose_both(hints, chunk_of, sources), unit_facts(placements)
         return compose_units(placements, chunk_of, sources), unit_facts(placements)
 
-    def _in_context(self, question: str, conversation: str | None, loaded: Loaded):
+    def _in_context(self, question: str, previous: str | None, loaded: Loaded):
         """A short follow-up ("còn ở Cao Bằng thì sao?") is read with the previous question;
         one that names its own unit ("còn phường 2 thì sao?") keeps the previous place."""
         catalog, registry = loaded.retriever.catalog, loaded.registry
         hints = analyze(question, catalog, registry)
-        previous = self.conversations.last(conversation) if conversation else None
         if previous is None or len(question.split()) > FOLLOW_UP_WORDS:
             return question, hints
         if hints.units or hints.formed:
@@ -230,6 +255,12 @@ class Responder:
         if asks_which_documents(question):
             return compose_documents(scored, loaded.index, sources), False
         return compose_sentences(scored, loaded.index, sources, bullets=mode == "talking_points"), False
+
+
+def _filters_key(filters: Filters | None) -> str:
+    if not filters:
+        return ""
+    return "|".join(",".join(sorted(v)) for v in (filters.doc_ids, filters.provinces, filters.doc_types))
 
 
 def _refusal(question: str, key: str) -> Answer:

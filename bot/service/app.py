@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from bot.answer.engine import Engine
+from bot.answer.cache import AnswerCache
 from bot.answer.models import Answer
 from bot.answer.responder import MAX_QUESTION_CHARS, Responder, group_thousands
 from bot.channels.logged import LoggedResponder, StoredConversations
@@ -96,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     live = engine.live
     state = open_state(settings)
     responder = LoggedResponder(
-        Responder(engine, conversations=StoredConversations(state.shared)), state
+        Responder(engine, conversations=StoredConversations(state.shared), cache=AnswerCache()), state
     )
     app = FastAPI(
         title="Trợ lý sắp xếp đơn vị hành chính",
