@@ -24,9 +24,9 @@ from bot.answer.responder import Responder
 from bot.channels.logged import LoggedResponder, StoredConversations
 from bot.channels.telegram import build_application
 from bot.config import load_settings
-from bot.evaluation import convert_bench
-from bot.evaluation.bench import VARIANTS, FileRuns, evaluate, throughput
-from bot.evaluation.metrics import AnswerSummary, SystemRun, load_items
+from bot.evaluation import report
+from bot.evaluation.bench import evaluate
+from bot.evaluation.metrics import load_items
 from bot.service.security import install_logging
 from bot.state import open_state
 from index.build import IngestReport, up_to_date, update_index
@@ -134,7 +134,7 @@ def _print_report(report: IngestReport, seconds: float) -> None:
         f"{len(report.unchanged)} · bỏ đi: {len(report.removed)} · {seconds:.1f} giây"
     )
     if not report.changed and index is not None:
-        console.print("Không có thay đổi: chỉ mục giữ nguyên.")
+        console.print("Không có gì thay đổi: chỉ mục giữ nguyên.")
     check = index.registry.cross_check if index else None
     if check:
         console.print(
@@ -270,8 +270,8 @@ def eval_command(files: tuple[Path, ...], no_baselines: bool, misses: bool) -> N
                            on_step=lambda m: err.print(f"[dim]{m}[/dim]"))
     except ValueError as exc:
         _fail(str(exc))
-    console.print(_eval_table(results))
-    console.print(_answer_table(results))
+    console.print(report.eval_table(results))
+    console.print(report.answer_table(results))
     if misses:
         for file_runs in results:
             for r in file_runs.runs[0].results:
@@ -282,59 +282,6 @@ def eval_command(files: tuple[Path, ...], no_baselines: bool, misses: bool) -> N
                     answer = _short(a.answer.replace("\n", " "), 160)
                     console.print(f"[red]sai[/red] {a.item.get('id')} [{a.item.get('category', a.mode)}] "
                                   f"{a.item['question']} → {answer}")
-
-
-def _eval_table(results: list[FileRuns]) -> Table:
-    table = Table(title="Truy xuất: Recall@1, Recall@5, MRR, độ trễ (ms)")
-    for column in ("Tệp", "Biến thể", "Hệ", "Số câu", "R@1", "R@5", "MRR", "p50", "p95"):
-        table.add_column(column, justify="right" if column not in ("Tệp", "Biến thể", "Hệ") else "left")
-    runs_by_system: dict[str, list] = {}
-    for file_runs in results:
-        for variant in (None, *VARIANTS):
-            for run in file_runs.runs:
-                s = run.summary(variant)
-                if not s.n:
-                    continue
-                table.add_row(file_runs.path.name, variant or "tất cả", run.name, str(s.n),
-                              f"{s.recall1:.3f}", f"{s.recall5:.3f}", f"{s.mrr:.3f}",
-                              f"{s.p50_ms:.1f}", f"{s.p95_ms:.1f}")
-            table.add_section()
-        for run in file_runs.runs:
-            runs_by_system.setdefault(run.name, []).extend(run.results)
-    if len(results) > 1:
-        for variant in (None, *VARIANTS):
-            for name, items in runs_by_system.items():
-                s = SystemRun(name, items).summary(variant)
-                if s.n:
-                    table.add_row("cộng chung", variant or "tất cả", name, str(s.n),
-                                  f"{s.recall1:.3f}", f"{s.recall5:.3f}", f"{s.mrr:.3f}",
-                                  f"{s.p50_ms:.1f}", f"{s.p95_ms:.1f}")
-    return table
-
-
-def _answer_table(results: list[FileRuns]) -> Table:
-    answers = [a for r in results for a in r.answers]
-    table = Table(title="Câu trả lời: đúng (ok), gọn (tight), độ phủ must_include, từ chối, độ trễ")
-    for column in ("Nhóm", "Có đáp án", "Không có", "ok", "tight", "Độ phủ", "Từ chối đúng",
-                   "Từ chối nhầm", "Dài (trung vị)", "p50 ms", "p95 ms"):
-        table.add_column(column, justify="left" if column == "Nhóm" else "right")
-    groups: list[tuple[str, list]] = [("tất cả", answers)]
-    groups += [(f"tệp {r.path.name}", r.answers) for r in results if len(results) > 1]
-    groups += [(f"loại {c}", [a for a in answers if a.item.get("category") == c])
-               for c in sorted({str(a.item.get("category", "")) for a in answers} - {""})]
-    groups += [(f"chế độ {m}", [a for a in answers if a.mode == m])
-               for m in sorted({a.mode for a in answers})]
-    groups += [(f"biến thể {v}", [a for a in answers if a.item.get("variant") == v])
-               for v in VARIANTS]
-    for name, group in groups:
-        if not group:
-            continue
-        s = AnswerSummary.of(group)
-        table.add_row(name, str(s.answerable), str(s.unanswerable), f"{s.ok:.3f}", f"{s.tight:.3f}",
-                      f"{s.coverage:.3f}", f"{s.declined:.3f}" if s.unanswerable else "—",
-                      f"{s.false_refusals:.3f}", f"{s.median_chars:.0f}", f"{s.p50_ms:.1f}",
-                      f"{s.p95_ms:.1f}")
-    return table
 
 
 @main.command(help="Đổi địa chỉ cũ sang địa chỉ mới cho cả tệp .csv/.xlsx (một địa chỉ mỗi dòng).")
@@ -411,32 +358,16 @@ def telegram() -> None:
     app.run_polling()
 
 
-@main.command(help="Đo chất lượng (tập dev) và tốc độ trả lời; in một bảng.")
+@main.command(help="Đo chất lượng (tập dev), tốc độ trả lời, tải HTTP, bộ nhớ, thời gian nạp; in các bảng.")
 @click.option("--eval-dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("../shared/eval"), show_default=True)
-def bench(eval_dir: Path) -> None:
+@click.option("--corpus", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("../shared/corpus"), show_default=True)
+def bench(eval_dir: Path, corpus: Path) -> None:
     files = sorted(eval_dir.glob("*.jsonl"))
     if not files:
         _fail(f"Không có tệp .jsonl trong {eval_dir}")
-    engine = _engine()
-    results = evaluate(engine, files, on_step=lambda m: err.print(f"[dim]{m}[/dim]"))
-    console.print(_eval_table(results))
-    console.print(_answer_table(results))
-    questions = [i["question"] for r in results for i in r.items if "question" in i]
-    t = throughput(engine, questions)
-    table = Table(title="Tốc độ trả lời (một luồng, sau khởi động)")
-    for column in ("Số câu", "câu/giây", "p50 ms", "p95 ms", "p99 ms"):
-        table.add_column(column, justify="right")
-    table.add_row(str(t.questions), f"{t.per_second:.1f}", f"{t.p50_ms:.1f}", f"{t.p95_ms:.1f}",
-                  f"{t.p99_ms:.1f}")
-    console.print(table)
-    items = [i for r in results for i in r.items]
-    table = Table(title="Đổi địa chỉ cũ → mới (cùng các dòng; đúng = đúng trọn bộ đơn vị mới)")
-    for column in ("Hệ", "Số dòng", "Đúng", "Tách: đủ mọi phần", "dòng/giây"):
-        table.add_column(column, justify="left" if column == "Hệ" else "right")
-    for c in convert_bench.run(items, engine.load().registry, Responder(engine)):
-        table.add_row(c.system, str(c.rows), f"{c.exact:.3f}", f"{c.splits_named:.3f}", f"{c.per_second:,.0f}")
-    console.print(table)
+    report.bench(_engine(), files, corpus, console, lambda m: err.print(f"[dim]{m}[/dim]"))
 
 
 if __name__ == "__main__":

@@ -96,7 +96,7 @@ def test_unchanged_files_do_no_work_changed_ones_replace_removed_ones_prune(sapx
     version = current_version(data)
 
     again = sapxep(data, "ingest", str(folder))
-    assert "Không có thay đổi" in again.stdout
+    assert "Không có gì thay đổi" in again.stdout
     assert current_version(data) == version
 
     plan = folder / PLAN
@@ -109,7 +109,7 @@ def test_unchanged_files_do_no_work_changed_ones_replace_removed_ones_prune(sapx
     (folder / OTHER_PLAN).unlink()
     kept = sapxep(data, "ingest", str(folder))
     assert OTHER_PLAN in read_records(data), "without --prune a removed file stays"
-    assert "Không có thay đổi" in kept.stdout
+    assert "Không có gì thay đổi" in kept.stdout
     pruned = sapxep(data, "ingest", "--prune", str(folder))
     assert "bỏ đi: 1" in pruned.stdout
     assert set(read_records(data)) == {PLAN}

@@ -65,15 +65,23 @@ def evaluate(
     paths: list[Path],
     baselines: bool = True,
     on_step: Callable[[str], None] | None = None,
+    build_seconds: dict[str, float] | None = None,
 ) -> list[FileRuns]:
+    """`build_seconds` receives how long each baseline took to build (split, embed, index)."""
     loaded = engine.load()
     responder = Responder(engine, k=10)
     systems: list[tuple[str, Callable[[str], Any]]] = []
     if baselines:
         if on_step:
             on_step("Dựng các hệ so sánh (BM25 thường, LangChain đơn giản)…")
-        systems.append((PLAIN_BM25, PlainBM25(loaded.index.chunks)))
-        systems.append((NAIVE, NaiveLangChain(loaded.index.documents(), engine.model_path)))
+        for name, build in (
+            (PLAIN_BM25, lambda: PlainBM25(loaded.index.chunks)),
+            (NAIVE, lambda: NaiveLangChain(loaded.index.documents(), engine.model_path)),
+        ):
+            started = time.perf_counter()
+            systems.append((name, build()))
+            if build_seconds is not None:
+                build_seconds[name] = time.perf_counter() - started
     out = []
     for path in paths:
         items = load_items(path)
@@ -96,6 +104,7 @@ class Throughput:
     p50_ms: float
     p95_ms: float
     p99_ms: float
+    by_mode: dict[str, tuple[int, float, float]]  # mode -> (answers, p50 ms, p95 ms)
 
     @property
     def per_second(self) -> float:
@@ -108,15 +117,22 @@ def throughput(engine: Engine, questions: list[str], rounds: int = 3) -> Through
     for q in questions[:10]:
         responder.ask(q)
     latencies: list[float] = []
+    modes: dict[str, list[float]] = {}
     started = time.perf_counter()
     for _ in range(rounds):
         for q in questions:
             t = time.perf_counter()
-            responder.ask(q)
+            mode = responder.ask(q).mode
             latencies.append((time.perf_counter() - t) * 1000)
+            modes.setdefault(mode, []).append(latencies[-1])
     seconds = time.perf_counter() - started
     latencies.sort()
+    by_mode = {
+        mode: (len(ms), percentile(sorted(ms), 50), percentile(sorted(ms), 95))
+        for mode, ms in sorted(modes.items())
+    }
     return Throughput(
+        by_mode=by_mode,
         questions=len(latencies),
         seconds=seconds,
         p50_ms=percentile(latencies, 50),
