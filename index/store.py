@@ -133,6 +133,7 @@ def build_registry(files: dict[str, IngestedFile]) -> Registry:
 
 class IndexStore:
     def __init__(self, root: Path):
+        self._pointer: tuple[tuple[int, int, int], str] | None = None
         self.root = Path(root)
 
     @property
@@ -140,9 +141,17 @@ class IndexStore:
         return self.root / "versions"
 
     def current_path(self) -> Path | None:
+        """The version CURRENT names. The pointer is replaced by a rename, so while its inode,
+        size and mtime are those last read, so is its content: one stat per question."""
         pointer = self.root / "CURRENT"
         try:
-            name = pointer.read_text(encoding="utf-8").strip()
+            stat = pointer.stat()
+            seen = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+            if self._pointer is not None and self._pointer[0] == seen:
+                name = self._pointer[1]
+            else:
+                name = pointer.read_text(encoding="utf-8").strip()
+                self._pointer = (seen, name)
         except FileNotFoundError:
             return None
         path = self.versions / name

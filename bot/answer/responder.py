@@ -108,14 +108,21 @@ class Responder:
     ) -> Answer:
         started = time.perf_counter()
         text = normalize(question or "")
+        declined = _unreadable(text)  # before any index is needed
+        if declined is None and is_injection(text):
+            declined = _refusal(text, "refusal.injection")
+        if declined is not None:
+            declined.latency_ms = round((time.perf_counter() - started) * 1000, 2)
+            return declined
         previous = None
         if conversation and len(text.split()) <= FOLLOW_UP_WORDS:
             previous = self.conversations.last(conversation)
-        key = (self.engine.load().index.path.name, text, _filters_key(filters), previous or "")
+        loaded = self.engine.load()
+        key = (loaded.index.path.name, text, _filters_key(filters), previous or "")
         entry = self.cache.get(key) if self.cache is not None else None
         if entry is None:
             understood: list[tuple[str, str]] = []
-            answer = self._answer(text, previous, filters, understood)
+            answer = self._answer(text, previous, filters, loaded, understood)
             seconds = time.perf_counter() - started
             entry = Entry(answer, understood[0] if understood else None, seconds)
             if self.cache is not None:
@@ -131,15 +138,10 @@ class Responder:
         question: str,
         previous: str | None,
         filters: Filters | None,
+        loaded: Loaded,
         understood: list[tuple[str, str]],
     ) -> Answer:
         """`understood` receives (the question as read in its conversation, its mode)."""
-        unreadable = _unreadable(question)
-        if unreadable is not None:
-            return unreadable
-        if is_injection(question):
-            return _refusal(question, "refusal.injection")
-        loaded = self.engine.load()
         effective, hints = self._in_context(question, previous, loaded)
         if is_off_topic(effective, hints):
             return _refusal(question, "refusal.off_topic")
