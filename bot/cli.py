@@ -23,7 +23,7 @@ from bot.answer.cache import AnswerCache
 from bot.answer.responder import Responder
 from bot.channels.logged import LoggedResponder, StoredConversations
 from bot.channels.telegram import build_application
-from bot.config import load_settings
+from bot.config import ConfigError, checked_settings, load_settings
 from bot.evaluation import report
 from bot.evaluation.bench import evaluate
 from bot.evaluation.metrics import load_items
@@ -52,6 +52,11 @@ def _fail(message: str) -> None:
 @click.group(help="Trợ lý hỏi đáp về sắp xếp đơn vị hành chính 2025, có trích dẫn nguồn.")
 def main() -> None:
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # a broken PDF is reported per file
+    try:
+        checked_settings()
+    except ConfigError as exc:
+        err.print(f"[red]Lỗi cấu hình:[/red] {exc.message}")
+        sys.exit(2)
 
 
 @main.command(help="Nạp tài liệu (.txt .md .docx .pdf .html; tệp hoặc thư mục) vào chỉ mục.")

@@ -2,11 +2,51 @@
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from dotenv import dotenv_values
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# The fields that hold secrets (kept out of logs); SAPXEP_REDIS_URL's password is one too.
+SECRET_FIELDS = (
+    "telegram_bot_token",
+    "telegram_webhook_secret",
+    "zalo_app_secret",
+    "zalo_oa_secret_key",
+    "zalo_access_token",
+    "zalo_refresh_token",
+    "admin_token",
+    "llm_api_key",
+)
+MIN_SECRET_CHARS = 8
+# field -> the URL schemes it accepts
+URL_FIELDS = {
+    "llm_base_url": ("http", "https"),
+    "redis_url": ("redis", "rediss", "unix"),
+    "telegram_api_base_url": ("http", "https"),
+    "zalo_api_base_url": ("http", "https"),
+    "zalo_oauth_base_url": ("http", "https"),
+}
+PREFIX = "SAPXEP_"
+# Knobs of the test suite and the benchmarks: they share the prefix but are not settings.
+HARNESS_VARIABLES = frozenset(
+    {"SAPXEP_TEST_CACHE", "SAPXEP_LOAD_USERS", "SAPXEP_LOAD_MESSAGES_PER_USER", "SAPXEP_LOAD_BURST",
+     "SAPXEP_CHROMIUM"}
+)  # fmt: skip
+
+
+class ConfigError(Exception):
+    """One line, in Vietnamese, that says which variable is wrong and how."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
 
 
 class Settings(BaseSettings):
@@ -66,3 +106,50 @@ class Settings(BaseSettings):
 
 def load_settings() -> Settings:
     return Settings()
+
+
+def checked_settings(environ: Mapping[str, str] | None = None, env_file: Path = Path(".env")) -> Settings:
+    """The settings, refused with a `ConfigError` when a variable is mistyped, a secret is too
+    short to be one, or a URL is malformed: better not to start than to run half-configured."""
+    environ = os.environ if environ is None else environ
+    names = set(environ) | set(dotenv_values(env_file) if env_file.is_file() else {})
+    known = {field.alias for field in Settings.model_fields.values() if field.alias}
+    for name in sorted(names):
+        if name.upper().startswith(PREFIX) and name.upper() not in known | HARNESS_VARIABLES:
+            close = difflib.get_close_matches(name.upper(), known, n=1)
+            hint = f" Có phải ý bạn là {close[0]}?" if close else ""
+            raise ConfigError(f"Biến môi trường {name} không có trong cấu hình.{hint}")
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name, given = first["loc"][0], first.get("input")
+        raise ConfigError(f"Giá trị «{given}» của {name} không hợp lệ ({first['msg']}).") from exc
+    for field in SECRET_FIELDS:
+        value = getattr(settings, field)
+        if value and len(value) < MIN_SECRET_CHARS:
+            raise ConfigError(
+                f"{_alias(field)} quá ngắn ({len(value)} ký tự): một khóa bí mật cần ít nhất "
+                f"{MIN_SECRET_CHARS} ký tự."
+            )
+    for field, schemes in URL_FIELDS.items():
+        value = getattr(settings, field)
+        if value and not _is_url(value, schemes):
+            raise ConfigError(
+                f"{_alias(field)}={value} không phải địa chỉ hợp lệ (cần dạng "
+                f"{schemes[0]}://máy-chủ[:cổng]/…)."
+            )
+    return settings
+
+
+def _alias(field: str) -> str:
+    return Settings.model_fields[field].alias or field
+
+
+def _is_url(value: str, schemes: tuple[str, ...]) -> bool:
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 — raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return parts.scheme in schemes and (bool(parts.netloc) or parts.scheme == "unix")

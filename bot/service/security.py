@@ -28,7 +28,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.channels.webchat import PAGE
-from bot.config import Settings
+from bot.config import MIN_SECRET_CHARS, SECRET_FIELDS, Settings
 
 REDACTED = "***"
 UNCHECKED = "(log record withheld: its arguments could not be checked for secrets)"
@@ -51,19 +51,6 @@ DOCS_POLICY = (
     "https://cdn.redoc.ly; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-# The Settings fields that hold secrets; SAPXEP_REDIS_URL's password is added by `secrets_of`.
-SECRET_FIELDS = (
-    "telegram_bot_token",
-    "telegram_webhook_secret",
-    "zalo_app_secret",
-    "zalo_oa_secret_key",
-    "zalo_access_token",
-    "zalo_refresh_token",
-    "admin_token",
-    "llm_api_key",
-)
-
-
 # --- headers and CORS ---------------------------------------------------------------------------
 
 
@@ -168,7 +155,8 @@ class Redactor:
         self._pattern: re.Pattern[str] | None = None
 
     def add(self, secrets: Iterable[str]) -> None:
-        self._secrets |= {s for s in secrets if s}
+        # a value this short is in ordinary words: masking it would mangle every log line
+        self._secrets |= {s for s in secrets if len(s) >= MIN_SECRET_CHARS}
         longest_first = sorted(self._secrets, key=len, reverse=True)
         alternatives = "|".join(map(re.escape, longest_first))
         self._pattern = re.compile(alternatives) if alternatives else None
