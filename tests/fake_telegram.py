@@ -109,6 +109,7 @@ def create_app(token: str = TOKEN) -> FastAPI:
     app.state.faults = []
     app.state.answers = Counter()
     app.state.retry_after = 1
+    app.state.down = 0  # getMe calls answered 502 first, as a Telegram that is down would
 
     def send_message(params: dict[str, Any]) -> JSONResponse:
         if app.state.faults:
@@ -163,6 +164,9 @@ def create_app(token: str = TOKEN) -> FastAPI:
         app.state.calls.append(call)
         match method:
             case "getMe":
+                if app.state.down > 0:
+                    app.state.down -= 1
+                    return _error(502, "Bad Gateway")
                 return _ok(BOT_USER)
             case "sendMessage":
                 response = send_message(params)

@@ -281,9 +281,12 @@ _TELEGRAM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def telegram_router(secret: str, bot: Application, receive: Receive) -> APIRouter:
+def telegram_router(
+    secret: str, bot: Application, receive: Receive, ready: Callable[[], bool] = lambda: True
+) -> APIRouter:
     """`POST /webhooks/telegram`: 403 on a wrong secret token, 400 on what is not an update,
-    else the update is recorded (by `receive`, keyed on update_id) and 200."""
+    503 while the bot has not reached Telegram yet (`ready`), else the update is recorded (by
+    `receive`, keyed on update_id) and 200."""
     router = APIRouter()
 
     @router.post(
@@ -301,6 +304,8 @@ def telegram_router(secret: str, bot: Application, receive: Receive) -> APIRoute
             parse_update(bot, payload)
         except Exception as exc:  # PTB raises whatever a malformed field provokes
             raise HTTPException(status_code=400, detail="update không hợp lệ") from exc
+        if not ready():  # the platform retries; nothing is recorded that nobody could answer
+            raise HTTPException(status_code=503, detail="bot chưa kết nối được Telegram", headers={"Retry-After": "5"})
         await receive("telegram", update_id, payload)
         return {"ok": True}
 

@@ -19,8 +19,8 @@ from prometheus_client import (
 from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from bot.answer.engine import Engine
 from bot.answer.cache import AnswerCache
+from bot.answer.engine import Engine
 from bot.answer.models import Answer
 from bot.answer.responder import MAX_QUESTION_CHARS, Responder, group_thousands
 from bot.channels.logged import LoggedResponder, StoredConversations
@@ -28,6 +28,7 @@ from bot.channels.webchat import webchat_router
 from bot.config import Settings, load_settings
 from bot.service.admin import admin_router, require_admin
 from bot.service.convert_api import convert_router
+from bot.service.health import Health
 from bot.service.security import secure_app
 from bot.service.webhooks import mount_channels
 from bot.state import open_state
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Hỏi đáp có trích dẫn về sắp xếp đơn vị hành chính năm 2025.",
     )
     secure_app(app, settings)
+    app.state.health = health = Health()
 
     app.include_router(webchat_router())
 
@@ -152,8 +154,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/healthz")
     def healthz() -> dict[str, object]:
+        """200 while the answering core works, whatever else is `degraded` (retrying) or `off`."""
         index = live.try_get()
-        return {"status": "ok", "index": bool(index), "documents": len(index.files) if index else 0}
+        health.set("index", "ok" if index else "off")
+        return {**health.snapshot(), "index": bool(index), "documents": len(index.files) if index else 0}
 
     @app.get("/api/documents", response_model=list[DocumentInfo])
     def documents() -> list[DocumentInfo]:

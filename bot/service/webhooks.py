@@ -23,6 +23,7 @@ from bot.channels.logged import LoggedResponder
 from bot.channels.telegram import build_application, handle_webhook_update, telegram_router
 from bot.channels.zalo import ZaloBot, ZaloClient, ZaloSettings, zalo_router
 from bot.config import Settings
+from bot.service.health import Health, bring_up, watch
 from bot.service.security import route_path
 from bot.state import State
 
@@ -93,20 +94,27 @@ def mount_channels(
     inbox = Inbox(state.shared, lease_s=settings.delivery_lease_s, capacity=2 * ANSWER_THREADS)
     telegram = _telegram(settings, responder, state)
     zalo = _zalo(settings, responder, state)
+    health: Health = app.state.health
     if telegram is not None:
-        inbox.register(
-            "telegram",
-            lambda payload: handle_webhook_update(telegram, payload),
-            settings.telegram_bot_token,
-        )
+
+        async def answer_telegram(payload: dict[str, Any]) -> None:
+            await health.event("telegram").wait()  # a delivery waits (its lease renewed) for the bot
+            await handle_webhook_update(telegram, payload)
+
+        inbox.register("telegram", answer_telegram, settings.telegram_bot_token)
         app.include_router(
             telegram_router(
-                settings.telegram_webhook_secret, telegram, lambda *a: receive(inbox, *a)
+                settings.telegram_webhook_secret,
+                telegram,
+                lambda *a: receive(inbox, *a),
+                ready=lambda: health.ready("telegram"),
             )
         )
     if zalo is not None:
         inbox.register("zalo", zalo[0].handle, settings.zalo_oa_secret_key)
         app.include_router(zalo_router(zalo[2], lambda *a: receive(inbox, *a)))
+    health.set("telegram", "degraded" if telegram is not None else "off")
+    health.set("zalo", "ok" if zalo is not None else "off")
     app.state.inbox = inbox
     app.add_middleware(AckTimer, channels=tuple(inbox.channels))
 
@@ -119,9 +127,13 @@ def mount_channels(
         )
         if warm_up is not None:
             await asyncio.to_thread(warm_up)
-        if telegram is not None:
-            await telegram.initialize()
-        background = [asyncio.create_task(inbox.run_sweeper()), asyncio.create_task(watch_loop())]
+        background = [
+            asyncio.create_task(inbox.run_sweeper()),
+            asyncio.create_task(watch_loop()),
+            asyncio.create_task(watch("state", state.shared.ping, health)),
+        ]
+        if telegram is not None:  # Telegram unreachable must not keep the web and API down
+            background.append(asyncio.create_task(bring_up("telegram", telegram.initialize, health)))
         try:
             yield
         finally:
@@ -129,7 +141,7 @@ def mount_channels(
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await inbox.drain(timeout_s=10)
-            if telegram is not None:
+            if telegram is not None and health.ready("telegram"):
                 await telegram.shutdown()
             if zalo is not None:
                 await zalo[1].aclose()

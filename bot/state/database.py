@@ -195,6 +195,11 @@ class Database:
                 for table in _PRUNED
             )
 
+    def ping(self) -> bool:
+        with self._lock:
+            self._db.execute("SELECT 1")
+        return True
+
     def close(self) -> None:
         """Close the connection; the last one out checkpoints the WAL into the main file."""
         with self._lock:

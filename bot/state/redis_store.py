@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from bot.state.contract import Claim, Delivery
+
+log = logging.getLogger(__name__)
 
 PREFIX = "sapxep:"
 DELIVERY_TTL_S = 7 * 86_400  # how long an answered update id is remembered
@@ -107,15 +110,34 @@ class RedisState:
         self, client: redis.Redis, *, salt: str, clock: Callable[[], float] = time.time
     ) -> None:
         self._redis = client
-        # the first instance's salt wins, so every instance hashes a user the same way
-        client.set(PREFIX + "salt", salt, nx=True)
-        self.salt: str = client.get(PREFIX + "salt") or salt
+        self.salt = salt
+        self._shared_salt = False
+        self._adopt_salt()
         self._clock = clock
         self._claim = client.register_script(_CLAIM)
         self._renew = client.register_script(_RENEW)
         self._complete = client.register_script(_COMPLETE)
         self._expired = client.register_script(_EXPIRED)
         self._allow = client.register_script(_ALLOW)
+
+    def _adopt_salt(self) -> None:
+        """The first instance's salt wins, so every instance hashes a user the same way. With
+        Redis down at start the local salt serves until `ping` reaches Redis."""
+        try:
+            self._redis.set(PREFIX + "salt", self.salt, nx=True)
+            self.salt = self._redis.get(PREFIX + "salt") or self.salt
+            self._shared_salt = True
+        except redis.RedisError as exc:
+            log.warning("Redis unreachable at start (%s): local salt until it answers", type(exc).__name__)
+
+    def ping(self) -> bool:
+        try:
+            self._redis.ping()
+        except redis.RedisError:
+            return False
+        if not self._shared_salt:
+            self._adopt_salt()
+        return True
 
     def _hash(self, *parts: str) -> str:
         return hashlib.sha256((self.salt + ":".join(parts)).encode("utf-8")).hexdigest()
