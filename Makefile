@@ -8,7 +8,7 @@ DOCS   ?= $(firstword $(wildcard ../shared/corpus) $(wildcard corpus))
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install browser redis run test bench bench-load ingest clean
+.PHONY: install browser redis postgres run test bench bench-load ingest clean
 
 install: $(STAMP)
 
@@ -36,7 +36,11 @@ browser:
 redis:
 	@command -v redis-server >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq redis-server; }
 
-test: install browser redis
+# The question-log tests start their own PostgreSQL cluster with Debian's binaries.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq postgresql; }
+
+test: install browser redis postgres
 	$(PY) -m pytest -q
 
 bench: install
@@ -45,7 +49,7 @@ bench: install
 
 # Several workers and instances over Redis under load: 2,000 chat messages from 200 users and a
 # burst of 300 /api/ask (figures printed; sizes from SAPXEP_LOAD_USERS, _MESSAGES_PER_USER, _BURST).
-bench-load: install redis
+bench-load: install redis postgres
 	$(PY) -m pytest -q -s tests/test_scaleout.py
 
 clean:

@@ -16,10 +16,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bot.answer.cache import AnswerCache
 from bot.answer.convert import ConvertError, convert_rows, read_table, write_table
 from bot.answer.engine import Engine
 from bot.answer.models import Answer
-from bot.answer.cache import AnswerCache
 from bot.answer.responder import Responder
 from bot.channels.logged import LoggedResponder, StoredConversations
 from bot.channels.telegram import build_application
@@ -325,7 +325,7 @@ def convert(file: Path, column: str | None, output: Path | None, as_json: bool) 
 @click.option("--days", default=30, show_default=True, type=int)
 def stats(days: int) -> None:
     state = open_state(load_settings())
-    s = state.store.stats(days=days)
+    s = state.log.stats(days=days)
     state.close()
     console.print(
         f"{s.total} câu hỏi trong {days} ngày, {s.unique_users} người hỏi, "

@@ -29,6 +29,7 @@ MIN_SECRET_CHARS = 8
 URL_FIELDS = {
     "llm_base_url": ("http", "https"),
     "redis_url": ("redis", "rediss", "unix"),
+    "database_url": ("postgresql", "postgresql+psycopg", "sqlite"),
     "telegram_api_base_url": ("http", "https"),
     "zalo_api_base_url": ("http", "https"),
     "zalo_oauth_base_url": ("http", "https"),
@@ -60,6 +61,8 @@ class Settings(BaseSettings):
     llm_model: str = Field("", alias="SAPXEP_LLM_MODEL")
     llm_api_key: str = Field("", alias="SAPXEP_LLM_API_KEY")
     redis_url: str = Field("", alias="SAPXEP_REDIS_URL")
+    # the question log, feedback and statistics; empty = SQLite in the data directory
+    database_url: str = Field("", alias="SAPXEP_DATABASE_URL")
     delivery_lease_s: float = Field(120.0, gt=0, alias="SAPXEP_DELIVERY_LEASE_S")
     admin_token: str = Field("", alias="SAPXEP_ADMIN_TOKEN")
     telegram_bot_token: str = Field("", alias="TELEGRAM_BOT_TOKEN")
@@ -152,4 +155,4 @@ def _is_url(value: str, schemes: tuple[str, ...]) -> bool:
         parts.port  # noqa: B018 — raises ValueError for a port that is not a number
     except ValueError:
         return False
-    return parts.scheme in schemes and (bool(parts.netloc) or parts.scheme == "unix")
+    return parts.scheme in schemes and (bool(parts.netloc) or parts.scheme in ("unix", "sqlite"))

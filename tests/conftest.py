@@ -97,6 +97,17 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory):
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One real PostgreSQL server for the session; `new_database()` gives each test its own."""
+    from postgres_server import PostgresServer
+
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.remove()
+
+
 @pytest.fixture(scope="module")
 def telegram_app():
     """A fake Telegram Bot API on 127.0.0.1 for the module; its base URL in `app.state.url`."""

@@ -20,14 +20,22 @@ from bot.service.security import Redactor
     [
         ("SAPXEP_REDIS_ULR", "redis://127.0.0.1:6379/0", "Có phải ý bạn là SAPXEP_REDIS_URL?"),
         ("TELEGRAM_WEBHOOK_SECRET", "x", "TELEGRAM_WEBHOOK_SECRET quá ngắn (1 ký tự)"),
-        ("SAPXEP_REDIS_URL", "localhost:6379", "SAPXEP_REDIS_URL=localhost:6379 không phải địa chỉ hợp lệ"),
+        (
+            "SAPXEP_REDIS_URL",
+            "localhost:6379",
+            "SAPXEP_REDIS_URL=localhost:6379 không phải địa chỉ hợp lệ",
+        ),
         ("SAPXEP_LLM_BASE_URL", "http://127.0.0.1:abc/v1", "không phải địa chỉ hợp lệ"),
         ("SAPXEP_DELIVERY_LEASE_S", "-5", "Giá trị «-5» của SAPXEP_DELIVERY_LEASE_S không hợp lệ"),
     ],
 )
-def test_a_bad_setting_stops_the_cli_with_one_line(tmp_path, variable: str, value: str, said: str) -> None:
+def test_a_bad_setting_stops_the_cli_with_one_line(
+    tmp_path, variable: str, value: str, said: str
+) -> None:
     env = {**os.environ, "SAPXEP_DATA_DIR": str(tmp_path), variable: value, "COLUMNS": "300"}
-    done = subprocess.run([SAPXEP, "docs"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [SAPXEP, "docs"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2
     assert said in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
@@ -49,5 +57,7 @@ def test_harness_variables_and_good_settings_pass(monkeypatch) -> None:
 def test_values_too_short_to_be_secrets_are_not_masked() -> None:
     redactor = Redactor()
     redactor.add(["x", "python", "s3cret-value-1"])
-    record = logging.LogRecord("t", logging.ERROR, "p", 1, "python3.11 Exiting with s3cret-value-1", None, None)
+    record = logging.LogRecord(
+        "t", logging.ERROR, "p", 1, "python3.11 Exiting with s3cret-value-1", None, None
+    )
     assert redactor.redact(record.getMessage()) == "python3.11 Exiting with ***"

@@ -72,7 +72,9 @@ def test_telegram_down_at_start(index_root: Path, settings, tmp_path: Path, tele
         service.stop()
 
 
-def test_redis_unreachable_at_start(index_root: Path, settings, tmp_path: Path, telegram_app) -> None:
+def test_redis_unreachable_at_start(
+    index_root: Path, settings, tmp_path: Path, telegram_app
+) -> None:
     env = {
         "SAPXEP_EMBEDDING_MODEL": settings.embedding_model,
         "SAPXEP_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there

@@ -1,5 +1,5 @@
 """The SQLite state store, on real files: de-duplication across processes, rate limits,
-hashing, feedback, analytics, tokens, pruning and concurrent writers."""
+hashing, conversations, tokens, pruning and concurrent writers."""
 
 from __future__ import annotations
 
@@ -59,8 +59,6 @@ def test_user_ids_never_stored(db_path: Path) -> None:
     store.allow(user)
     question = "Xã Tân Lập giờ là xã nào?"
     store.remember_turn(f"zalo:{raw}", question, "unit_lookup")
-    store.log_question("zalo", user, question, "unit_lookup", False, 12.5, "a1")
-    store.feedback("a1", user, True)
     assert store.last_turn(f"zalo:{raw}") == (question, "unit_lookup")
     store.close()
     files = [p for p in db_path.parent.iterdir() if p.name.startswith(db_path.name)]
@@ -72,54 +70,8 @@ def test_empty_salt_is_refused(db_path: Path) -> None:
         StateStore(db_path, salt="")
 
 
-def test_feedback_second_vote_replaces_first(store: StateStore) -> None:
-    alice, bob = store.hash_user("telegram", "1"), store.hash_user("telegram", "2")
-    store.feedback("a1", alice, True)
-    store.feedback("a1", alice, False)
-    store.feedback("a1", bob, False)
-    store.feedback("a2", alice, True)
-    stats = store.stats()
-    assert (stats.feedback_up, stats.feedback_down) == (1, 2)
 
 
-def test_stats_counts_and_groups_with_and_without_diacritics(db_path: Path) -> None:
-    clock = Clock()
-    store = StateStore(db_path, salt=SALT, clock=clock)
-    alice, bob = store.hash_user("telegram", "1"), store.hash_user("zalo", "2")
-    log = [
-        ("telegram", alice, "Xã Tân Lập giờ là xã nào?", "unit_lookup", False),
-        ("zalo", bob, "xa tan lap gio la xa nao", "unit_lookup", False),
-        ("telegram", bob, "XÃ TÂN LẬP  giờ là xã nào", "unit_lookup", False),
-        ("zalo", alice, "Giá vàng hôm nay?", "general", True),
-        ("zalo", bob, "gia vang hom nay", "general", True),
-        ("telegram", alice, "Ai ký Kế hoạch 47?", "document_facts", False),
-    ]
-    for channel, user, question, mode, refused in log:
-        store.log_question(channel, user, question, mode, refused, 20.0, f"a-{question}")
-    clock.now -= 40 * DAY_S  # outside the 30-day window
-    store.log_question("telegram", alice, "Câu cũ", "general", True, 1.0, "old")
-    clock.now += 40 * DAY_S
-    store.feedback("a-Ai ký Kế hoạch 47?", bob, helpful=False)
-    store.feedback("a-Xã Tân Lập giờ là xã nào?", bob, helpful=True)
-
-    stats = store.stats(days=30, top=2)
-    store.close()
-    assert (stats.total, stats.refused, stats.unique_users) == (6, 2, 2)
-    assert stats.refused_share == pytest.approx(2 / 6)
-    assert stats.by_mode == {"unit_lookup": 3, "general": 2, "document_facts": 1}
-    assert stats.by_channel == {"telegram": 3, "zalo": 3}
-    assert [(t.folded, t.count) for t in stats.top_questions] == [
-        ("xa tan lap gio la xa nao", 3),
-        ("gia vang hom nay", 2),
-    ]
-    assert stats.top_questions[0].example in {q for _, _, q, _, _ in log}
-    assert [(t.folded, t.count) for t in stats.top_declined] == [("gia vang hom nay", 2)]
-    assert [t.example for t in stats.top_unhelpful] == ["Ai ký Kế hoạch 47?"]
-
-
-def test_stats_of_an_empty_store(store: StateStore) -> None:
-    stats = store.stats()
-    assert (stats.total, stats.refused_share, stats.top_questions) == (0, 0.0, [])
 
 
 def test_tokens_persist_across_reopen(db_path: Path) -> None:
@@ -141,18 +93,14 @@ def test_prune_removes_old_rows(db_path: Path) -> None:
     store.claim("telegram", "old", "{}", 60)
     store.allow(user)
     store.remember_turn("old", "q", "general")
-    store.log_question("telegram", user, "q", "general", False, 1.0, "a-old")
-    store.feedback("a-old", user, True)
     store.save_tokens("zalo", {"refresh_token": "R"})
     clock.now += 10 * DAY_S
     store.claim("telegram", "new", "{}", 60)
-    store.log_question("telegram", user, "q", "general", False, 1.0, "a-new")
 
-    assert store.prune(older_than_days=7) == 5
+    assert store.prune(older_than_days=7) == 3
     assert store.claim("telegram", "old", "{}", 60) is Claim.NEW
     assert store.claim("telegram", "new", "{}", 60) is Claim.BUSY
     assert store.last_turn("old") is None
-    assert store.stats(days=365).total == 1
     assert store.tokens("zalo") == {"refresh_token": "R"}
     store.close()
 
@@ -167,8 +115,7 @@ def test_concurrent_writes_from_threads(db_path: Path) -> None:
                 user = store.hash_user("telegram", str(n))
                 store.claim("telegram", f"{n}-{i}", "{}", 60)
                 store.allow(user, limit=1000)
-                store.log_question("telegram", user, f"câu {i}", "general", False, 1.0, f"{n}-{i}")
-                store.feedback(f"{n}-{i}", user, i % 2 == 0)
+                store.remember_turn(f"{n}-{i}", f"câu {i}", "general")
         except Exception as exc:  # surfaced in the main thread
             errors.append(exc)
 
@@ -180,7 +127,7 @@ def test_concurrent_writes_from_threads(db_path: Path) -> None:
     for t in threads:
         t.join()
     assert not errors, errors
-    assert shared.stats().total == 400
+    assert shared.last_turn("3-99") == ("câu 99", "general")
     for s in {id(s): s for s in stores}.values():
         s.close()
 

@@ -71,7 +71,7 @@ class LoggedResponder:
         answer = self.responder.ask(question, conversation, filters)
         answer.answer_id = uuid.uuid4().hex[:16]
         try:
-            self.state.store.log_question(
+            self.state.log.log_question(
                 channel,
                 user,
                 answer.question,
@@ -79,6 +79,7 @@ class LoggedResponder:
                 answer.refused,
                 answer.latency_ms,
                 answer_id=answer.answer_id,
+                answer=answer.answer,
             )
         except Exception as exc:  # noqa: BLE001 — the answer matters more than its statistics
             _state_error("log_question", exc)

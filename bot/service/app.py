@@ -135,7 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post("/api/feedback", status_code=204)
     def feedback(body: FeedbackRequest, request: Request) -> None:
         user = state.shared.hash_user("web", request.client.host if request.client else "")
-        state.store.feedback(body.answer_id, user, body.helpful)
+        state.log.feedback(body.answer_id, user, body.helpful)
 
     @app.get(
         "/api/stats",
@@ -146,7 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         days: int = Query(30, ge=1, le=3650, description="số ngày gần nhất"),
     ) -> dict[str, Any]:
         """What residents ask (admin token: `Authorization: Bearer <SAPXEP_ADMIN_TOKEN>`)."""
-        return asdict(state.store.stats(days=days))
+        return asdict(state.log.stats(days=days))
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

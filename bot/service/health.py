@@ -36,7 +36,10 @@ class Health:
 
     def snapshot(self) -> dict[str, object]:
         degraded = any(status == "degraded" for status in self.parts.values())
-        return {"status": "degraded" if degraded else "ok", "parts": dict(sorted(self.parts.items()))}
+        return {
+            "status": "degraded" if degraded else "ok",
+            "parts": dict(sorted(self.parts.items())),
+        }
 
 
 async def bring_up(
@@ -62,14 +65,19 @@ async def bring_up(
             return
 
 
+async def probe(part: str, check: Callable[[], bool], health: Health) -> None:
+    """Check a part once (in a thread: a backend may take seconds to time out)."""
+    try:
+        ok = await asyncio.to_thread(check)
+    except Exception:  # noqa: BLE001
+        ok = False
+    if not ok:
+        RETRIES.labels(part=part).inc()
+    health.set(part, "ok" if ok else "degraded")
+
+
 async def watch(part: str, check: Callable[[], bool], health: Health, every_s: float = 5.0) -> None:
-    """Re-check a part that can fail at any time (the shared state) every `every_s`."""
+    """Re-check a part that can fail at any time (the shared state, the database)."""
     while True:
-        try:
-            ok = await asyncio.to_thread(check)
-        except Exception:  # noqa: BLE001
-            ok = False
-        if not ok:
-            RETRIES.labels(part=part).inc()
-        health.set(part, "ok" if ok else "degraded")
         await asyncio.sleep(every_s)
+        await probe(part, check, health)

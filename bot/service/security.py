@@ -140,8 +140,9 @@ def secrets_of(settings: Settings) -> list[str]:
     token = settings.telegram_bot_token
     if ":" in token:  # "<bot id>:<secret>": the secret half alone is a secret too
         values.append(token.split(":", 1)[1])
-    if settings.redis_url:
-        values.append(urlsplit(settings.redis_url).password or "")
+    for url in (settings.redis_url, settings.database_url):
+        if url:
+            values.append(urlsplit(url).password or "")
     forms = [form(v) for v in values if v for form in (str, quote, quote_plus)]
     return sorted(set(forms), key=len, reverse=True)
 

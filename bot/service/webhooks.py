@@ -23,7 +23,7 @@ from bot.channels.logged import LoggedResponder
 from bot.channels.telegram import build_application, handle_webhook_update, telegram_router
 from bot.channels.zalo import ZaloBot, ZaloClient, ZaloSettings, zalo_router
 from bot.config import Settings
-from bot.service.health import Health, bring_up, watch
+from bot.service.health import Health, bring_up, probe, watch
 from bot.service.security import route_path
 from bot.state import State
 
@@ -127,10 +127,12 @@ def mount_channels(
         )
         if warm_up is not None:
             await asyncio.to_thread(warm_up)
+        checks = {"state": state.shared.ping, "database": state.log.ping}
+        await asyncio.gather(*(probe(part, check, health) for part, check in checks.items()))
         background = [
             asyncio.create_task(inbox.run_sweeper()),
             asyncio.create_task(watch_loop()),
-            asyncio.create_task(watch("state", state.shared.ping, health)),
+            *(asyncio.create_task(watch(part, check, health)) for part, check in checks.items()),
         ]
         if telegram is not None:  # Telegram unreachable must not keep the web and API down
             background.append(asyncio.create_task(bring_up("telegram", telegram.initialize, health)))
@@ -170,7 +172,7 @@ def _telegram(settings: Settings, responder: LoggedResponder, state: State) -> A
         return None
 
     def feedback(answer_id: str, user_id: int, helpful: bool) -> None:
-        state.store.feedback(answer_id, state.shared.hash_user("telegram", str(user_id)), helpful)
+        state.log.feedback(answer_id, state.shared.hash_user("telegram", str(user_id)), helpful)
 
     return build_application(
         settings.telegram_bot_token,

@@ -43,28 +43,6 @@ CREATE TABLE IF NOT EXISTS turns (
     at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS turns_at ON turns (at);
-CREATE TABLE IF NOT EXISTS questions (
-    id INTEGER PRIMARY KEY,
-    at REAL NOT NULL,
-    channel TEXT NOT NULL,
-    user_hash TEXT NOT NULL,
-    question TEXT NOT NULL,
-    folded TEXT NOT NULL,
-    mode TEXT NOT NULL,
-    refused INTEGER NOT NULL,
-    latency_ms REAL NOT NULL,
-    answer_id TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS questions_at ON questions (at);
-CREATE INDEX IF NOT EXISTS questions_folded ON questions (folded);
-CREATE TABLE IF NOT EXISTS feedback (
-    answer_id TEXT NOT NULL,
-    user_hash TEXT NOT NULL,
-    helpful INTEGER NOT NULL,
-    at REAL NOT NULL,
-    PRIMARY KEY (answer_id, user_hash)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS feedback_at ON feedback (at);
 CREATE TABLE IF NOT EXISTS tokens (
     name TEXT PRIMARY KEY,
     data TEXT NOT NULL,
@@ -83,7 +61,7 @@ _MIGRATIONS = {
 _PENDING_INDEX = "CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (done, lease_until)"
 
 # Tables `prune` trims, each with its timestamp column `at`; tokens are never pruned.
-_PRUNED = ("deliveries", "rate_hits", "turns", "questions", "feedback")
+_PRUNED = ("deliveries", "rate_hits", "turns")
 
 
 class Database:
