@@ -190,10 +190,12 @@ def test_a_conversation_over_the_rate_limit_gets_a_polite_message(engine, tmp_pa
     from bot.answer.responder import Responder
     from bot.channels.logged import LoggedResponder
     from bot.state import State
+    from bot.state.questionlog import QuestionLog
     from bot.state.sqlite import StateStore
 
     store = StateStore(tmp_path / "state.sqlite3", salt="test")
-    limited = LoggedResponder(Responder(engine), State(store, store), limit=2, window_s=60)
+    log = QuestionLog(f"sqlite:///{tmp_path / 'questions.sqlite3'}")
+    limited = LoggedResponder(Responder(engine), State(store, store, log), limit=2, window_s=60)
     answers = [limited.ask("xã Tri Phương giờ thuộc xã nào", "tg:42") for _ in range(3)]
     assert [a.refused for a in answers] == [False, False, True]
     assert "đợi" in answers[2].answer

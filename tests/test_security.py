@@ -306,6 +306,7 @@ def redis_contents(client: redis.Redis) -> dict[str, bytes]:
         b"list": lambda k: client.lrange(k, 0, -1),
         b"set": lambda k: list(client.smembers(k)),
         b"zset": lambda k: client.zrange(k, 0, -1),
+        b"stream": lambda k: [b for _, fields in client.xrange(k) for pair in fields.items() for b in pair],
     }
     return {
         f"redis:{key!r}": b"\0".join([key, *readers[client.type(key)](key)])
@@ -366,7 +367,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, settings: Settings, index_root
     finally:
         client.close()
         store.stop()
-    with sqlite3.connect(data / "state.sqlite3") as db:
+    with sqlite3.connect(data / "questions.sqlite3") as db:
         questions = db.execute("SELECT channel, user_hash, question FROM questions").fetchall()
     keys = [r["headers"].get("authorization", "") for r in llm.state.requests]
     return Run(log, stored, stored_after, statuses, questions, keys)
@@ -500,10 +501,11 @@ def raw_ids_in(stored: dict[str, bytes]) -> dict[str, list[str]]:
 
 
 def test_user_ids_are_hashed_in_the_data_directory(run: Run) -> None:
-    """state.sqlite3 and its -wal (read while the service ran, and after it stopped) hold the
-    questions and their hashed users, never a raw id."""
+    """The question log (questions.sqlite3 and its -wal, read while the service ran, and after
+    it stopped) holds the questions and their hashed users, never a raw id; nor does any other
+    file of the data directory."""
     data = {where: content for where, content in run.stored.items() if "/data/" in where}
-    assert any(where.endswith("state.sqlite3-wal") for where in data)
+    assert any(where.endswith("questions.sqlite3-wal") for where in data)
     assert raw_ids_in(data) == {} and raw_ids_in(run.stored_after) == {}
     channels = {channel: (user, question) for channel, user, question in run.questions}
     assert channels["tg"][1] == TG_QUESTION and channels["zalo"][1] == ZALO_QUESTION

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bot.state.contract import Claim, SharedState
+from bot.state.contract import SharedState
 from bot.state.redis_store import RedisState, connect
 from bot.state.sqlite import StateStore
 
@@ -39,38 +40,49 @@ def state(request, tmp_path: Path, clock: Clock) -> Iterator[SharedState]:
     backend.close()
 
 
-def test_a_delivery_is_claimed_once_then_done(state: SharedState) -> None:
-    assert state.claim("telegram", "1", '{"a": 1}', 60) is Claim.NEW
-    assert state.claim("telegram", "1", '{"a": 1}', 60) is Claim.BUSY
-    assert state.claim("zalo", "1", "{}", 60) is Claim.NEW
-    state.complete("telegram", "1")
-    assert state.claim("telegram", "1", '{"a": 1}', 60) is Claim.DONE
-    assert [d.update_id for d in state.expired(60)] == []
+@pytest.fixture(params=["sqlite", "redis"])
+def live(request, tmp_path: Path) -> Iterator[SharedState]:
+    """A backend on the real clock: Redis keeps a stream entry's idle time itself."""
+    if request.param == "sqlite":
+        backend: SharedState = StateStore(tmp_path / "state.sqlite3", salt="s")
+    else:
+        server = request.getfixturevalue("redis_server")
+        server.flush()
+        backend = RedisState(connect(server.url), salt="s")
+    yield backend
+    backend.close()
 
 
-def test_a_delivery_whose_worker_died_is_taken_over_with_its_payload(
-    state: SharedState, clock: Clock
-) -> None:
-    state.claim("telegram", "7", '{"update_id": 7}', 30)
-    state.claim("zalo", "m1", '{"x": "ý"}', 30)
-    state.complete("zalo", "m1")
-    assert state.expired(30) == []
-    clock.now += 31
-    taken = state.expired(30)
-    assert [(d.channel, d.update_id, d.payload) for d in taken] == [
-        ("telegram", "7", '{"update_id": 7}')
-    ]
-    assert state.expired(30) == []  # the lease was renewed by the taker
-    assert state.claim("telegram", "7", "{}", 30) is Claim.BUSY
-    clock.now += 20
-    state.renew("telegram", "7", 30)  # the handler is alive and says so
-    clock.now += 20
-    assert state.expired(30) == []
-    clock.now += 11
-    assert state.claim("telegram", "7", "{}", 30) is Claim.NEW  # a retry after expiry redoes it
-    state.complete("telegram", "7")
-    clock.now += 31
-    assert state.expired(30) == []
+def test_a_delivery_is_recorded_once_and_taken_once(live: SharedState) -> None:
+    assert live.add("telegram", "1", '{"a": 1}') is True
+    assert live.add("telegram", "1", '{"a": 1}') is False  # the platform retrying
+    assert live.add("zalo", "1", "{}") is True
+    taken = live.take("worker-1", 10, 30)
+    assert sorted((d.channel, d.update_id, d.payload) for d in taken) == [
+        ("telegram", "1", '{"a": 1}'), ("zalo", "1", "{}"),
+    ]  # fmt: skip
+    assert live.take("worker-2", 10, 30) == []
+    for delivery in taken:
+        live.done(delivery)
+    assert live.add("telegram", "1", "{}") is False  # answered: a late retry is still a duplicate
+    time.sleep(0.3)
+    assert live.take("worker-2", 10, 0.2) == []  # done is never handed out again
+
+
+def test_a_delivery_whose_worker_died_is_taken_over_with_its_payload(live: SharedState) -> None:
+    live.add("telegram", "7", '{"update_id": 7}')
+    (mine,) = live.take("dying", 5, 0.6)
+    assert live.take("other", 5, 0.6) == []
+    time.sleep(0.4)
+    live.renew(mine, "dying", 0.6)  # the handler is alive and says so
+    time.sleep(0.4)
+    assert live.take("other", 5, 0.6) == []
+    time.sleep(0.4)  # no renewal for 0.8 s: the worker died
+    (taken,) = live.take("other", 5, 0.6)
+    assert (taken.channel, taken.update_id, taken.payload) == ("telegram", "7", '{"update_id": 7}')
+    live.done(taken)
+    time.sleep(0.7)
+    assert live.take("third", 5, 0.6) == []
 
 
 def test_rate_limit_is_a_sliding_window(state: SharedState, clock: Clock) -> None:
@@ -115,7 +127,7 @@ def _race(kind: str, where: str, barrier, results, reverse: bool) -> None:
     state = _open(kind, where)
     ids = range(300)
     barrier.wait()
-    won = [i for i in (reversed(ids) if reverse else ids) if state.claim("zalo", str(i), "{}", 60) is Claim.NEW]
+    won = [i for i in (reversed(ids) if reverse else ids) if state.add("zalo", str(i), "{}")]
     state.close()
     results.put(won)
 
@@ -143,13 +155,16 @@ def test_claims_race_between_processes(kind: str, tmp_path: Path, request) -> No
     assert Counter(won[0] + won[1]) == Counter(range(300))
 
 
-def test_a_claim_survives_a_redis_restart(redis_server) -> None:
+def test_a_delivery_survives_a_redis_restart(redis_server) -> None:
     redis_server.flush()
     state = RedisState(connect(redis_server.url), salt="s")
-    assert state.claim("telegram", "restart-1", '{"update_id": 1}', 60) is Claim.NEW
+    assert state.add("telegram", "restart-1", '{"update_id": 1}') is True
     redis_server.restart()
-    # the same client reconnects by itself; the acknowledged claim is still there
-    assert state.claim("telegram", "restart-1", "{}", 60) is Claim.BUSY
-    state.complete("telegram", "restart-1")
-    assert state.claim("telegram", "restart-1", "{}", 60) is Claim.DONE
+    # the same client reconnects by itself; the acknowledged delivery is still there
+    assert state.add("telegram", "restart-1", "{}") is False
+    (delivery,) = state.take("worker", 5, 60)
+    assert delivery.payload == '{"update_id": 1}'
+    redis_server.restart()
+    state.done(delivery)
+    assert state.take("worker", 5, 0.001) == []
     state.close()

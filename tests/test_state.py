@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.state.contract import Claim
 from bot.state.database import DAY_S
 from bot.state.sqlite import StateStore
 
@@ -90,16 +89,16 @@ def test_prune_removes_old_rows(db_path: Path) -> None:
     store = StateStore(db_path, salt=SALT, clock=clock)
     user = store.hash_user("telegram", "1")
     clock.now -= 10 * DAY_S
-    store.claim("telegram", "old", "{}", 60)
+    store.add("telegram", "old", "{}")
     store.allow(user)
     store.remember_turn("old", "q", "general")
     store.save_tokens("zalo", {"refresh_token": "R"})
     clock.now += 10 * DAY_S
-    store.claim("telegram", "new", "{}", 60)
+    store.add("telegram", "new", "{}")
 
     assert store.prune(older_than_days=7) == 3
-    assert store.claim("telegram", "old", "{}", 60) is Claim.NEW
-    assert store.claim("telegram", "new", "{}", 60) is Claim.BUSY
+    assert store.add("telegram", "old", "{}") is True  # forgotten: a new delivery
+    assert store.add("telegram", "new", "{}") is False
     assert store.last_turn("old") is None
     assert store.tokens("zalo") == {"refresh_token": "R"}
     store.close()
@@ -113,7 +112,7 @@ def test_concurrent_writes_from_threads(db_path: Path) -> None:
         try:
             for i in range(100):
                 user = store.hash_user("telegram", str(n))
-                store.claim("telegram", f"{n}-{i}", "{}", 60)
+                store.add("telegram", f"{n}-{i}", "{}")
                 store.allow(user, limit=1000)
                 store.remember_turn(f"{n}-{i}", f"câu {i}", "general")
         except Exception as exc:  # surfaced in the main thread
@@ -148,8 +147,9 @@ def test_a_version_1_file_is_migrated_and_its_deliveries_count_as_answered(db_pa
             "INSERT INTO deliveries VALUES ('telegram', '5', 1.0);"
         )
     store = StateStore(db_path, salt=SALT)
-    assert store.claim("telegram", "5", "{}", 60) is Claim.DONE
-    assert store.claim("telegram", "6", "{}", 60) is Claim.NEW
+    assert store.add("telegram", "5", "{}") is False
+    assert store.add("telegram", "6", "{}") is True
+    assert [d.update_id for d in store.take("w", 10, 60)] == ["6"]  # 5 counts as answered
     store.close()
     with sqlite3.connect(db_path) as db:
         assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]

@@ -93,13 +93,13 @@ class FixedAsker:
     answer: Answer
     asked: list[tuple[str, str | None]] = field(default_factory=list)
 
-    def ask(self, question: str, conversation: str | None = None) -> Answer:
+    def ask(self, question: str, conversation: str | None = None, message: str | None = None) -> Answer:
         self.asked.append((question, conversation))
         return self.answer.model_copy(update={"question": question})
 
 
 class FailingAsker:
-    def ask(self, question: str, conversation: str | None = None) -> Answer:
+    def ask(self, question: str, conversation: str | None = None, message: str | None = None) -> Answer:
         raise RuntimeError("chỉ mục bị hỏng")
 
 

@@ -46,6 +46,7 @@ from bot.channels.zalo import (
 from bot.channels.zalo import text_event as parse_text_event
 from bot.service.webhooks import receive
 from bot.state import State
+from bot.state.questionlog import QuestionLog
 from bot.state.sqlite import StateStore
 from prompts import template
 
@@ -77,7 +78,7 @@ class FixedAsker:
         self.answer, self.fail, self.delay = answer, fail, delay
         self.asked: list[tuple[str, str | None]] = []
 
-    def ask(self, question: str, conversation: str | None = None, filters: object = None) -> Answer:
+    def ask(self, question: str, conversation: str | None = None, message: str | None = None) -> Answer:
         self.asked.append((question, conversation))
         time.sleep(self.delay)
         if self.fail:
@@ -296,14 +297,15 @@ def test_long_answer_is_sent_in_ordered_pieces(
 
 
 def test_rate_limited_user_gets_a_polite_message(
-    settings: ZaloSettings, store: StateStore, fake: FakeZalo
+    settings: ZaloSettings, store: StateStore, fake: FakeZalo, tmp_path: Path
 ) -> None:
     """The limit lives in the responder every channel shares (`LoggedResponder`)."""
     user = store.hash_user("zalo", f"zalo:{SENDER}")
     while store.allow(user):
         pass
     asker = FixedAsker()
-    deliver(settings, store, LoggedResponder(asker, State(store, store)), text_event("m1", "câu hỏi"))
+    log = QuestionLog(f"sqlite:///{tmp_path / 'questions.sqlite3'}")
+    deliver(settings, store, LoggedResponder(asker, State(store, store, log)), text_event("m1", "câu hỏi"))
     assert fake.texts() == [template("refusal.rate_limited")]
     assert asker.asked == []
 

@@ -19,4 +19,7 @@ Receive = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 class Asker(Protocol):
     """Question in, Answer out (the real one is `bot.channels.logged.LoggedResponder`)."""
 
-    def ask(self, question: str, conversation: str | None = None) -> Answer: ...
+    def ask(self, question: str, conversation: str | None = None, message: str | None = None) -> Answer:
+        """`message` names the platform's message (chat and message id): answering it again
+        after a crash gives the same `answer_id`, so the question log holds it once."""
+        ...

@@ -63,13 +63,20 @@ class LoggedResponder:
         self.limit = limit
         self.window_s = window_s
 
-    def ask(self, question: str, conversation: str | None = None, filters: Filters | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        conversation: str | None = None,
+        message: str | None = None,
+        filters: Filters | None = None,
+    ) -> Answer:
         channel = conversation.split(":", 1)[0] if conversation and ":" in conversation else "web"
         user = self.state.shared.hash_user(channel, conversation or "ẩn danh")
         if conversation and not self._allowed(user):
             return Answer(question=question, answer=template("refusal.rate_limited"), refused=True)
         answer = self.responder.ask(question, conversation, filters)
-        answer.answer_id = uuid.uuid4().hex[:16]
+        # a message answered again (its worker died) keeps its id: logged once, salted-hashed
+        answer.answer_id = self.state.shared.hash_user(channel, message)[:16] if message else uuid.uuid4().hex[:16]
         try:
             self.state.log.log_question(
                 channel,

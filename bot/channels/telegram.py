@@ -179,7 +179,10 @@ class TelegramChannel:
             await message.reply_chat_action(ChatAction.TYPING)
         except TelegramError as exc:  # only a courtesy: the answer still goes out
             logger.info("typing indicator not sent: %s", exc.message)
-        answer = await asyncio.to_thread(self.asker.ask, question, f"tg:{message.chat_id}")
+        conversation = f"tg:{message.chat_id}"
+        answer = await asyncio.to_thread(
+            self.asker.ask, question, conversation, f"{conversation}:{message.message_id}"
+        )
         key = answer.answer_id or answer_id(question)
         logger.info("answer %s: mode=%s refused=%s", key, answer.mode, answer.refused)
         pieces = telegram_messages(answer)

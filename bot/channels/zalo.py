@@ -221,12 +221,12 @@ class ZaloBot:
         """Answer a recorded "user_send_text" event; other events are ignored."""
         event = text_event(payload)
         if event:
-            await self.reply(event[1], event[2])
+            await self.reply(event[1], event[2], message=event[0])
 
-    async def reply(self, sender: str, text: str) -> None:
+    async def reply(self, sender: str, text: str, message: str | None = None) -> None:
         """Ask (the Asker rate-limits and logs), then send the plain-text answer in pieces."""
         try:
-            answer = await asyncio.to_thread(self._asker.ask, text, f"zalo:{sender}")
+            answer = await asyncio.to_thread(self._asker.ask, text, f"zalo:{sender}", message)
         except Exception:
             logger.exception("the Asker failed on a Zalo message")
             await self._client.send_text(sender, APOLOGY)

@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # the answer threads the channels use too (see mount_channels): CPU-bound work on
             # as many threads as cores, not one per request fighting for the GIL
             return await asyncio.get_running_loop().run_in_executor(
-                None, responder.ask, request.question, request.conversation, filters or None
+                None, responder.ask, request.question, request.conversation, None, filters or None
             )
         except (IndexUnavailable, EmbeddingMismatch, EmbeddingModelError) as exc:
             raise HTTPException(status_code=503, detail=exc.message) from exc

@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import Protocol
-
-
-class Claim(enum.Enum):
-    """What `claim` found: a delivery to handle now, one already answered, or one another
-    worker is handling (its lease not yet expired)."""
-
-    NEW = "new"
-    DONE = "done"
-    BUSY = "busy"
 
 
 @dataclass(frozen=True)
@@ -23,6 +13,7 @@ class Delivery:
     channel: str
     update_id: str
     payload: str
+    ref: str = ""  # the backend's own handle on it (a Redis stream entry id)
 
 
 class SharedState(Protocol):
@@ -30,13 +21,24 @@ class SharedState(Protocol):
 
     def hash_user(self, channel: str, user_id: str) -> str: ...
 
-    def claim(self, channel: str, update_id: str, payload: str, lease_s: float) -> Claim: ...
+    def add(self, channel: str, update_id: str, payload: str) -> bool:
+        """Record a webhook delivery (before it is acknowledged); False when it was recorded
+        already (the platform retrying, or the same update sent to two workers)."""
+        ...
 
-    def renew(self, channel: str, update_id: str, lease_s: float) -> None: ...
+    def take(self, consumer: str, limit: int, lease_s: float) -> list[Delivery]:
+        """Up to `limit` deliveries nobody is handling: new ones, and those whose handler has
+        not renewed its lease for `lease_s` (a dead worker's). They are `consumer`'s until
+        `done`, or until its lease runs out in turn."""
+        ...
 
-    def complete(self, channel: str, update_id: str) -> None: ...
+    def renew(self, delivery: Delivery, consumer: str, lease_s: float) -> None:
+        """The handler is alive: restart the lease."""
+        ...
 
-    def expired(self, lease_s: float, limit: int = 50) -> list[Delivery]: ...
+    def done(self, delivery: Delivery) -> None:
+        """Answered: never handed out again."""
+        ...
 
     def allow(self, user_hash: str, limit: int = 20, window_s: float = 60.0) -> bool: ...
 

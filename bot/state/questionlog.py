@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     case,
     create_engine,
+    event,
     func,
     select,
 )
@@ -98,8 +99,11 @@ def question_key(question: str) -> str:
 
 def open_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        # the answer threads and the event loop share it; SQLite serialises the writes
-        return create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        # the answer threads and the event loop share it; SQLite serialises the writes, and
+        # WAL lets the workers of one machine read while another writes
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        event.listen(engine, "connect", lambda db, _: db.execute("PRAGMA journal_mode=WAL"))
+        return engine
     return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4, pool_timeout=5)
 
 

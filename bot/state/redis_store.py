@@ -1,12 +1,18 @@
 """`SharedState` in Redis, so several workers and instances behave as one service.
 
-Every multi-step change is one Lua script, so it is atomic across instances. Run Redis with an
-append-only file (`appendonly yes`, `appendfsync always` or `everysec`): a delivery claimed
-before the webhook was acknowledged must survive a Redis restart. Keys:
+Webhook deliveries are a Redis stream read by one consumer group: XADD before the webhook is
+acknowledged (with a "seen" key, so a platform retry is not added twice), XREADGROUP by a worker
+with a free slot, XCLAIM to renew a handler's lease, XAUTOCLAIM of entries idle longer than the
+lease (their worker died), XACK and XDEL when answered; the stream holds only what is unanswered
+(and is capped). Inspect it with `XINFO GROUPS sapxep:deliveries`, `XPENDING …`.
+
+Every other multi-step change is one Lua script, so it is atomic across instances. Run Redis
+with an append-only file (`appendonly yes`, `appendfsync always` or `everysec`): a delivery
+recorded before the webhook was acknowledged must survive a Redis restart. Keys:
 
     sapxep:salt                         salt of the user hashes, set once by the first instance
-    sapxep:delivery:<channel>:<id>      hash: state (pending/done), payload, lease
-    sapxep:pending                      sorted set of pending deliveries by lease end
+    sapxep:deliveries                   stream: channel, update_id, sealed payload (group "workers")
+    sapxep:seen:<channel>:<id>          a recorded update id (expires after DELIVERY_TTL_S)
     sapxep:rate:<user hash>             sorted set of recent hits (sliding window)
     sapxep:turn:<conversation hash>     hash: question, mode (expires after TURN_TTL_S)
     sapxep:tokens:<name>                JSON token set
@@ -25,7 +31,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from bot.state.contract import Claim, Delivery
+from bot.state.contract import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -34,50 +40,17 @@ DELIVERY_TTL_S = 7 * 86_400  # how long an answered update id is remembered
 TURN_TTL_S = 86_400
 SEP = "\x1f"
 
-_CLAIM = """
-local state = redis.call('HGET', KEYS[1], 'state')
-if state == 'done' then return 'done' end
-local now, lease = tonumber(ARGV[2]), tonumber(ARGV[3])
-if state == 'pending' and tonumber(redis.call('HGET', KEYS[1], 'lease')) > now then
-  return 'busy'
+STREAM = PREFIX + "deliveries"
+GROUP = "workers"
+STREAM_MAX = 100_000  # unanswered deliveries kept at most (XADD MAXLEN ~)
+
+_ADD = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*',
+             'channel', ARGV[2], 'update_id', ARGV[3], 'payload', ARGV[4])
+  return 1
 end
-redis.call('HSETNX', KEYS[1], 'payload', ARGV[1])
-redis.call('HSET', KEYS[1], 'state', 'pending', 'lease', now + lease)
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-redis.call('ZADD', KEYS[2], now + lease, ARGV[4])
-return 'new'
-"""
-
-_RENEW = """
-if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then return 0 end
-redis.call('HSET', KEYS[1], 'lease', ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-return 1
-"""
-
-_COMPLETE = """
-redis.call('HSET', KEYS[1], 'state', 'done')
-redis.call('HDEL', KEYS[1], 'payload', 'lease')
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('ZREM', KEYS[2], ARGV[1])
-"""
-
-_EXPIRED = """
-local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
-local out = {}
-for _, member in ipairs(members) do
-  local key = ARGV[4] .. member
-  if redis.call('HGET', key, 'state') == 'pending' then
-    local lease = tonumber(ARGV[1]) + tonumber(ARGV[2])
-    redis.call('HSET', key, 'lease', lease)
-    redis.call('ZADD', KEYS[1], lease, member)
-    table.insert(out, member)
-    table.insert(out, redis.call('HGET', key, 'payload') or '')
-  else
-    redis.call('ZREM', KEYS[1], member)
-  end
-end
-return out
+return 0
 """
 
 _ALLOW = """
@@ -114,10 +87,7 @@ class RedisState:
         self._shared_salt = False
         self._adopt_salt()
         self._clock = clock
-        self._claim = client.register_script(_CLAIM)
-        self._renew = client.register_script(_RENEW)
-        self._complete = client.register_script(_COMPLETE)
-        self._expired = client.register_script(_EXPIRED)
+        self._add = client.register_script(_ADD)
         self._allow = client.register_script(_ALLOW)
 
     def _adopt_salt(self) -> None:
@@ -145,29 +115,41 @@ class RedisState:
     def hash_user(self, channel: str, user_id: str) -> str:
         return self._hash(channel, user_id)
 
-    def claim(self, channel: str, update_id: str, payload: str, lease_s: float) -> Claim:
-        member = f"{channel}{SEP}{update_id}"
-        keys = [f"{PREFIX}delivery:{member}", PREFIX + "pending"]
-        args = [payload, self._clock(), lease_s, member, DELIVERY_TTL_S]
-        return Claim(self._claim(keys=keys, args=args))
+    def add(self, channel: str, update_id: str, payload: str) -> bool:
+        seen = f"{PREFIX}seen:{channel}{SEP}{update_id}"
+        args = [DELIVERY_TTL_S, channel, update_id, payload, STREAM_MAX]
+        return bool(self._add(keys=[seen, STREAM], args=args))
 
-    def renew(self, channel: str, update_id: str, lease_s: float) -> None:
-        member = f"{channel}{SEP}{update_id}"
-        keys = [f"{PREFIX}delivery:{member}", PREFIX + "pending"]
-        self._renew(keys=keys, args=[member, self._clock() + lease_s])
+    def take(self, consumer: str, limit: int, lease_s: float) -> list[Delivery]:
+        """A dead worker's entries first (idle past the lease), then new ones."""
+        try:
+            return self._take(consumer, limit, lease_s)
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            self._redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+            return self._take(consumer, limit, lease_s)
 
-    def complete(self, channel: str, update_id: str) -> None:
-        member = f"{channel}{SEP}{update_id}"
-        keys = [f"{PREFIX}delivery:{member}", PREFIX + "pending"]
-        self._complete(keys=keys, args=[member, DELIVERY_TTL_S])
+    def _take(self, consumer: str, limit: int, lease_s: float) -> list[Delivery]:
+        idle_ms = max(1, int(lease_s * 1000))
+        _, entries, *_ = self._redis.xautoclaim(STREAM, GROUP, consumer, idle_ms, "0-0", count=limit)
+        if len(entries) < limit:
+            for _, new in self._redis.xreadgroup(GROUP, consumer, {STREAM: ">"}, count=limit - len(entries)) or []:
+                entries = [*entries, *new]
+        return [
+            Delivery(fields["channel"], fields["update_id"], fields["payload"], ref=entry_id)
+            for entry_id, fields in entries
+            if fields
+        ]
 
-    def expired(self, lease_s: float, limit: int = 50) -> list[Delivery]:
-        flat = self._expired(
-            keys=[PREFIX + "pending"],
-            args=[self._clock(), lease_s, limit, PREFIX + "delivery:"],
-        )
-        pairs = zip(flat[::2], flat[1::2])
-        return [Delivery(*member.split(SEP, 1), payload) for member, payload in pairs]
+    def renew(self, delivery: Delivery, consumer: str, lease_s: float) -> None:
+        self._redis.xclaim(STREAM, GROUP, consumer, 0, [delivery.ref], justid=True)
+
+    def done(self, delivery: Delivery) -> None:
+        with self._redis.pipeline() as pipe:  # MULTI/EXEC
+            pipe.xack(STREAM, GROUP, delivery.ref)
+            pipe.xdel(STREAM, delivery.ref)
+            pipe.execute()
 
     def allow(self, user_hash: str, limit: int = 20, window_s: float = 60.0) -> bool:
         now = self._clock()
