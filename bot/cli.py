@@ -368,11 +368,12 @@ def telegram() -> None:
               default=Path("../shared/eval"), show_default=True)
 @click.option("--corpus", type=click.Path(file_okay=False, path_type=Path),
               default=Path("../shared/corpus"), show_default=True)
-def bench(eval_dir: Path, corpus: Path) -> None:
+@click.option("--postgres", default="", help="Một cơ sở dữ liệu PostgreSQL trống để đo bảng điều khiển (sẽ bị ghi đè).")
+def bench(eval_dir: Path, corpus: Path, postgres: str) -> None:
     files = sorted(eval_dir.glob("*.jsonl"))
     if not files:
         _fail(f"Không có tệp .jsonl trong {eval_dir}")
-    report.bench(_engine(), files, corpus, console, lambda m: err.print(f"[dim]{m}[/dim]"))
+    report.bench(_engine(), files, corpus, console, lambda m: err.print(f"[dim]{m}[/dim]"), postgres)
 
 
 if __name__ == "__main__":

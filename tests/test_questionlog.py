@@ -115,7 +115,7 @@ def test_concurrent_writers(url: str) -> None:
 
 def test_migrations_go_up_and_down(url: str) -> None:
     log = QuestionLog(url)
-    assert current(log.engine) == "0002"
+    assert current(log.engine) == "0003"
     columns = {c["name"] for c in inspect(log.engine).get_columns("questions")}
     assert "answer" in columns
     log.log_question("web", "u", "câu hỏi", "general", False, 1.0, "a1", answer="trả lời")
@@ -125,7 +125,7 @@ def test_migrations_go_up_and_down(url: str) -> None:
     downgrade(log.engine, "base")
     assert not inspect(log.engine).has_table("questions")
     migrate(log.engine)
-    assert current(log.engine) == "0002" and log.stats().total == 0
+    assert current(log.engine) == "0003" and log.stats().total == 0
     log.close()
 
 
@@ -156,7 +156,7 @@ def test_a_database_down_at_start_is_migrated_when_it_answers(postgres_server) -
             log.ping()
     finally:
         postgres_server.start()
-    assert log.ping() and current(log.engine) == "0002"
+    assert log.ping() and current(log.engine) == "0003"
     log.log_question("web", "u", "câu", "general", False, 1.0, "a1")
     assert log.stats().total == 1
     log.close()

@@ -6,22 +6,16 @@ Needs: `apt-get install chromium` and `pip install playwright` (never `playwrigh
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from browser import OUTPUT, browser
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from servers import running
 
 from bot.channels.webchat import STATIC
-
-OUTPUT = Path(__file__).parent / "output"
-CHROMIUM = os.environ.get("SAPXEP_CHROMIUM", "/usr/bin/chromium")
 
 QUESTION = "phường Thanh Xuân Bắc giờ là phường gì?"
 ANSWER = {
@@ -88,43 +82,8 @@ def fake_app(asked: list[dict], feedback: list[dict]) -> FastAPI:
 
 @pytest.fixture()
 def context() -> Iterator[object]:
-    """A phone-sized browser context; Playwright takes the profile dir as user_data_dir
-    (it refuses a `--user-data-dir` argument), so this uses launch_persistent_context."""
-    assert Path(CHROMIUM).exists(), (
-        f"Chromium not found at {CHROMIUM}: install it with `apt-get install -y chromium` "
-        "(or set SAPXEP_CHROMIUM)"
-    )
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:  # fail, do not skip
-        raise AssertionError("the `playwright` Python package is missing: pip install playwright") from exc
-    profile = tempfile.mkdtemp(prefix="webchat-profile-")
-    try:
-        with sync_playwright() as pw:
-            context = pw.chromium.launch_persistent_context(
-                profile,
-                executable_path=CHROMIUM,
-                headless=True,
-                args=[
-                    "--headless=new",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                ],
-                viewport={"width": 390, "height": 844},
-                locale="vi-VN",
-                timeout=20_000,
-            )
-            try:
-                yield context
-            finally:
-                context.close()
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
+    with browser() as opened:
+        yield opened
 
 
 def test_webchat_asks_renders_citations_and_sends_feedback(context) -> None:

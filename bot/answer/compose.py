@@ -20,7 +20,7 @@ from ingest.text import date_vi, fold, lexical_tokens, match_form
 from prompts import template
 
 # Syllables that carry no topic: left out when a sentence is matched to a question.
-_STOP = set(
+STOP_WORDS = set(
     "la gi cua va cac nhung co khong the nao duoc trong theo ve cho thi de o mot nay do voi tu den "
     "sao vay a ai bao nhieu hay chi ma lam nhu phai se da dang ra len khi neu vi tai ke hoach "
     "minh toi ban gio con ho nhe oi u thuoc".split()
@@ -155,7 +155,7 @@ def _chunk_holding(chunks: list[Chunk], duty: Duty) -> Chunk:
 
 def agency_score(agency: str, question: str) -> float:
     """Share of the agency's own words that the question uses."""
-    words = {w for w in lexical_tokens(agency) if "_" not in w} - _STOP - {"quan", "huyen", "cac"}
+    words = {w for w in lexical_tokens(agency) if "_" not in w} - STOP_WORDS - {"quan", "huyen", "cac"}
     asked = set(lexical_tokens(question, chat=True))
     return len(words & asked) / len(words) if words else 0.0
 
@@ -212,7 +212,7 @@ def score_sentences(
     the section's heading lends its words to its sentences (at 0.8 of their weight)."""
     naming = {t for alias in named for t in alias.split()}
     asked = {
-        t for t in lexical_tokens(question, chat=True) if "_" not in t and t not in _STOP
+        t for t in lexical_tokens(question, chat=True) if "_" not in t and t not in STOP_WORDS
     } - naming
     if not asked:
         return []

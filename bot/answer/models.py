@@ -32,5 +32,7 @@ class Answer(BaseModel):
         default_factory=list,
         description="dữ liệu có cấu trúc của câu trả lời tra cứu: đơn vị cũ, đơn vị mới, địa chỉ mới…",
     )
+    subject: str = Field("", description="đơn vị, tỉnh hay văn bản câu hỏi nhắc tới (cho thống kê)")
+    topic: str = Field("", description="khi từ chối: điều tài liệu hiện có không nói tới")
     latency_ms: float = 0.0
     answer_id: str = Field("", description="mã của câu trả lời, gửi kèm góp ý 👍/👎")

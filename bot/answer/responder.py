@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from bot.answer.cache import AnswerCache, Entry
 from bot.answer.compose import (
+    STOP_WORDS,
     Sources,
     agency_score,
     compose_documents,
@@ -49,6 +50,7 @@ from bot.answer.router import (
     route,
     uncovered_topic,
 )
+from bot.answer.subjects import missing_words, subject_of
 from index.query import Hints, analyze
 from index.retriever import Filters, Retrieval
 from ingest.text import fold, match_form, normalize
@@ -110,7 +112,7 @@ class Responder:
         text = normalize(question or "")
         declined = _unreadable(text)  # before any index is needed
         if declined is None and is_injection(text):
-            declined = _refusal(text, "refusal.injection")
+            declined = _refusal(text, "refusal.injection", "topic.injection")
         if declined is not None:
             declined.latency_ms = round((time.perf_counter() - started) * 1000, 2)
             return declined
@@ -144,11 +146,11 @@ class Responder:
         """`understood` receives (the question as read in its conversation, its mode)."""
         effective, hints = self._in_context(question, previous, loaded)
         if is_off_topic(effective, hints):
-            return _refusal(question, "refusal.off_topic")
+            return _refusal(question, "refusal.off_topic", "topic.off_topic")
         topic = uncovered_topic(effective, loaded.retriever.vocabulary)
         if topic is not None and not (hints.units or hints.address):
             text = template("refusal.uncovered", topic=topic["name"], who=topic["who"])
-            return Answer(question=question, answer=text, refused=True, mode="general")
+            return Answer(question=question, answer=text, refused=True, mode="general", topic=topic["name"])
         if filters and filters.provinces:
             wanted = [fold(p) for p in filters.provinces]
             hints.units = [u for u in hints.units if any(w in fold(u.change.province) for w in wanted)]
@@ -159,11 +161,12 @@ class Responder:
         sources = Sources(loaded.index)
         if mode in REGISTRY_MODES:
             if mode in ("address", "unit_lookup") and not hints.units:
-                text = template("refusal.unit_unknown", unit=_unknown_unit(hints))
-                return Answer(question=question, answer=text, refused=True, mode=mode)
+                unit = _unknown_unit(hints)
+                text, missing = template("refusal.unit_unknown", unit=unit), template("topic.unit_unknown", unit=unit)
+                return Answer(question=question, answer=text, refused=True, mode=mode, topic=missing)
             text, facts = self._from_map(mode, effective, hints, loaded, sources)
             return Answer(question=question, answer=text, mode=mode, citations=sources.citations,
-                          facts=facts)  # fmt: skip
+                          facts=facts, subject=subject_of(mode, hints, loaded.index))  # fmt: skip
         searched = f"{effective} {official_terms(effective)}".strip() if self.paraphrase else effective
         # a document's facts come from its parsed header: passages are only related
         retrieval = loaded.retriever.retrieve(searched, self.k, filters, hints, dense=mode != "document_facts")
@@ -176,11 +179,17 @@ class Responder:
             sources.cite(hit.chunk, hit.score)
         if not text:
             text, refused = template("refusal.not_found"), True
+        missing = ""
+        if refused:
+            retriever = loaded.retriever
+            words = missing_words(question, retriever.idf, retriever.vocabulary, STOP_WORDS)
+            missing = template("topic.not_found", words=words) if words else ""
         cited = {int(n) for n in _CITED.findall(text)}
         return Answer(
             question=question, answer=text, refused=refused, mode=mode,
             citations=[c for c in sources.citations if c.n in cited],
             related=[c for c in sources.citations if c.n not in cited],
+            subject=subject_of(mode, hints, loaded.index), topic=missing,
         )  # fmt: skip
 
     def _from_map(
@@ -265,8 +274,8 @@ def _filters_key(filters: Filters | None) -> str:
     return "|".join(",".join(sorted(v)) for v in (filters.doc_ids, filters.provinces, filters.doc_types))
 
 
-def _refusal(question: str, key: str) -> Answer:
-    return Answer(question=question, answer=template(key), refused=True, mode="general")
+def _refusal(question: str, key: str, topic: str = "topic.unreadable") -> Answer:
+    return Answer(question=question, answer=template(key), refused=True, mode="general", topic=template(topic))
 
 
 def _unreadable(question: str) -> Answer | None:

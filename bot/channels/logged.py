@@ -73,7 +73,8 @@ class LoggedResponder:
         channel = conversation.split(":", 1)[0] if conversation and ":" in conversation else "web"
         user = self.state.shared.hash_user(channel, conversation or "ẩn danh")
         if conversation and not self._allowed(user):
-            return Answer(question=question, answer=template("refusal.rate_limited"), refused=True)
+            text, topic = template("refusal.rate_limited"), template("topic.rate_limited")
+            return Answer(question=question, answer=text, refused=True, topic=topic)
         answer = self.responder.ask(question, conversation, filters)
         # a message answered again (its worker died) keeps its id: logged once, salted-hashed
         answer.answer_id = self.state.shared.hash_user(channel, message)[:16] if message else uuid.uuid4().hex[:16]
@@ -87,6 +88,8 @@ class LoggedResponder:
                 answer.latency_ms,
                 answer_id=answer.answer_id,
                 answer=answer.answer,
+                subject=answer.subject,
+                topic=answer.topic,
             )
         except Exception as exc:  # noqa: BLE001 — the answer matters more than its statistics
             _state_error("log_question", exc)

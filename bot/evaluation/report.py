@@ -18,7 +18,7 @@ from rich.table import Table
 
 from bot.answer.engine import Engine
 from bot.answer.responder import Responder
-from bot.evaluation import convert_bench, footprint, http_bench
+from bot.evaluation import convert_bench, dashboard_bench, footprint, http_bench
 from bot.evaluation.bench import NAIVE, PRODUCT, VARIANTS, FileRuns, evaluate, throughput
 from bot.evaluation.metrics import AnswerSummary, SystemRun
 
@@ -79,7 +79,14 @@ def answer_table(results: list[FileRuns]) -> Table:
     return table
 
 
-def bench(engine: Engine, files: list[Path], corpus: Path, console: Console, step: Callable[[str], None]) -> None:
+def bench(
+    engine: Engine,
+    files: list[Path],
+    corpus: Path,
+    console: Console,
+    step: Callable[[str], None],
+    postgres: str = "",
+) -> None:
     built: dict[str, float] = {}
     results = evaluate(engine, files, on_step=step, build_seconds=built)
     console.print(eval_table(results))
@@ -102,6 +109,24 @@ def bench(engine: Engine, files: list[Path], corpus: Path, console: Console, ste
         + (f" = {naive / full:.1f} × thời gian nạp của {PRODUCT}." if full else ".")
     )
     console.print(_convert_table(engine, [i for r in results for i in r.items]))
+    step(f"Bảng điều khiển trên {dashboard_bench.ROWS:,} câu hỏi…")
+    console.print(_dashboard_table(postgres))
+
+
+def _dashboard_table(postgres: str) -> Table:
+    """Each panel on a generated log, in a throw-away SQLite file and in `postgres` (an empty
+    database given for the benchmark: its tables are filled and wiped)."""
+    table = Table(title=f"Bảng điều khiển: mỗi bảng trên {dashboard_bench.ROWS:,} câu hỏi (30 ngày, ms, tốt nhất 3 lần)")
+    table.add_column("Bảng")
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = {"SQLite": dashboard_bench.run(f"sqlite:///{tmp}/questions.sqlite3")}
+    if postgres:
+        runs["PostgreSQL"] = dashboard_bench.run(postgres)
+    for name in runs:
+        table.add_column(name, justify="right")
+    for i, panel in enumerate(runs["SQLite"]):
+        table.add_row(panel.panel, *(f"{times[i].ms:.1f}" for times in runs.values()))
+    return table
 
 
 def _speed_table(engine: Engine, questions: list[str]) -> Table:

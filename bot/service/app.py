@@ -28,10 +28,12 @@ from bot.channels.webchat import webchat_router
 from bot.config import Settings, load_settings
 from bot.service.admin import admin_router, require_admin
 from bot.service.convert_api import convert_router
+from bot.service.dashboard import dashboard_router
 from bot.service.health import Health
 from bot.service.security import secure_app
 from bot.service.webhooks import mount_channels
 from bot.state import open_state
+from bot.state.insights import Insights
 from index.embeddings import EmbeddingModelError
 from index.retriever import Filters
 from index.search import EmbeddingMismatch
@@ -131,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     mount_channels(app, settings, responder, warm_up)
     app.include_router(admin_router(settings, engine))
     app.include_router(convert_router(engine))
+    app.include_router(dashboard_router(settings, Insights(state.log)))
 
     @app.post("/api/feedback", status_code=204)
     def feedback(body: FeedbackRequest, request: Request) -> None:

@@ -53,6 +53,8 @@ questions = Table(
     Column("latency_ms", Float, nullable=False),
     Column("answer_id", String(40), nullable=False, unique=True),
     Column("answer", Text, nullable=False, server_default=""),
+    Column("subject", Text, nullable=False, server_default=""),
+    Column("topic", Text, nullable=False, server_default=""),
 )
 feedback = Table(
     "feedback",
@@ -134,12 +136,16 @@ class QuestionLog:
         latency_ms: float,
         answer_id: str,
         answer: str = "",
+        subject: str = "",
+        topic: str = "",
     ) -> None:
-        """Record one answered (or declined) question."""
+        """Record one answered (or declined) question; `subject`: the unit, province or document
+        it names, `topic`: for a declined one, what the documents lack."""
         row = {
             "at": self._clock(), "channel": channel, "user_hash": user_hash, "question": question,
             "folded": question_key(question), "mode": mode, "refused": bool(refused),
             "latency_ms": float(latency_ms), "answer_id": answer_id, "answer": answer,
+            "subject": subject, "topic": topic,
         }  # fmt: skip
         self._pending.append(row)
         self._flush()
@@ -213,6 +219,11 @@ class QuestionLog:
                 feedback_up=int(up),
                 feedback_down=int(down),
             )
+
+    def connect(self) -> Connection:
+        """A connection for reading (the dashboard), the schema brought up to date first."""
+        self._migrate()
+        return self.engine.connect()
 
     def prune(self, older_than_days: int) -> int:
         cutoff = self._clock() - older_than_days * DAY_S

@@ -1,0 +1,158 @@
+"""What the officials' dashboard shows, computed by the SQL database over the question log:
+questions per day and channel, what is asked most (by kind, then by the unit, province or
+document named), what the documents do not answer (declines by missing topic, with examples),
+👎 answers with the answer given, 👍/👎 per kind, latency and refusal rate. Days are Vietnam's
+(UTC+7). Every panel is a list of flat rows, so it is also a CSV table."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Integer, and_, case, cast, func, select
+from sqlalchemy.engine import Connection
+
+from bot.state.questionlog import DAY_S, QuestionLog, feedback, questions
+
+UTC_OFFSET_S = 7 * 3600
+VIETNAM = timedelta(seconds=UTC_OFFSET_S)
+PANELS = ("daily", "kinds", "subjects", "declined", "unhelpful", "latency")
+
+
+@dataclass(frozen=True)
+class Period:
+    days: int = 30
+    channel: str = ""  # "" = every channel
+    until: float | None = None  # epoch seconds; None = now
+
+    def bounds(self) -> tuple[float, float]:
+        until = time.time() if self.until is None else self.until
+        return until - self.days * DAY_S, until
+
+
+class Insights:
+    def __init__(self, log: QuestionLog):
+        self.log = log
+
+    def panels(self, period: Period) -> dict[str, list[dict[str, object]]]:
+        with self.log.connect() as db:
+            return {name: getattr(self, name)(db, period) for name in PANELS}
+
+    def panel(self, name: str, period: Period) -> list[dict[str, object]]:
+        if name not in PANELS:
+            raise KeyError(name)
+        with self.log.connect() as db:
+            return getattr(self, name)(db, period)
+
+    def _where(self, period: Period):
+        since, until = period.bounds()
+        where = and_(questions.c.at >= since, questions.c.at < until)
+        return and_(where, questions.c.channel == period.channel) if period.channel else where
+
+    def daily(self, db: Connection, period: Period) -> list[dict[str, object]]:
+        day = self._day(db)
+        rows = db.execute(
+            select(day.label("day"), questions.c.channel, func.count(), _refused())
+            .where(self._where(period)).group_by(day, questions.c.channel).order_by(day, questions.c.channel)
+        )  # fmt: skip
+        return [
+            {"ngay": _date(d), "kenh": channel, "cau_hoi": n, "tu_choi": int(refused)}
+            for d, channel, n, refused in rows
+        ]
+
+    def kinds(self, db: Connection, period: Period) -> list[dict[str, object]]:
+        where = self._where(period)
+        asked = db.execute(
+            select(questions.c.mode, func.count(), _refused(), func.avg(questions.c.latency_ms))
+            .where(where).group_by(questions.c.mode)
+        ).all()  # fmt: skip
+        votes = dict(
+            (mode, (int(up), int(down)))
+            for mode, up, down in db.execute(
+                select(questions.c.mode, _count(feedback.c.helpful), _count(~feedback.c.helpful))
+                .select_from(feedback.join(questions, questions.c.answer_id == feedback.c.answer_id))
+                .where(where).group_by(questions.c.mode)
+            )
+        )  # fmt: skip
+        out = []
+        for mode, n, refused, avg_ms in sorted(asked, key=lambda r: (-r[1], r[0])):
+            up, down = votes.get(mode, (0, 0))
+            share = round(up / (up + down), 3) if up + down else None
+            out.append({"loai": mode, "cau_hoi": n, "tu_choi": int(refused), "ms_tb": round(avg_ms or 0, 1),
+                        "thich": up, "khong_thich": down, "ti_le_thich": share})  # fmt: skip
+        return out
+
+    def subjects(self, db: Connection, period: Period, top: int = 15) -> list[dict[str, object]]:
+        n = func.count().label("n")
+        rows = db.execute(
+            select(questions.c.mode, questions.c.subject, n)
+            .where(and_(self._where(period), questions.c.subject != ""))
+            .group_by(questions.c.mode, questions.c.subject).order_by(n.desc(), questions.c.subject).limit(top)
+        )  # fmt: skip
+        return [{"loai": mode, "doi_tuong": subject, "cau_hoi": count} for mode, subject, count in rows]
+
+    def declined(self, db: Connection, period: Period, top: int = 15, examples: int = 3) -> list[dict[str, object]]:
+        where = and_(self._where(period), questions.c.refused.is_(True))
+        n = func.count().label("n")
+        groups = db.execute(
+            select(questions.c.topic, n).where(where).group_by(questions.c.topic)
+            .order_by(n.desc(), questions.c.topic).limit(top)
+        ).all()  # fmt: skip
+        newest = func.row_number().over(partition_by=questions.c.topic, order_by=questions.c.at.desc())
+        ranked = (
+            select(questions.c.topic, questions.c.question, newest.label("k"))
+            .where(and_(where, questions.c.topic.in_([t for t, _ in groups]))).subquery()
+        )  # fmt: skip
+        said: dict[str, list[str]] = {}
+        for topic, question in db.execute(select(ranked.c.topic, ranked.c.question).where(ranked.c.k <= examples)):
+            said.setdefault(topic, []).append(question)
+        return [
+            {"chu_de": topic or "không rõ", "cau_hoi": count, "vi_du": " | ".join(said.get(topic, []))}
+            for topic, count in groups
+        ]
+
+    def unhelpful(self, db: Connection, period: Period, limit: int = 50) -> list[dict[str, object]]:
+        rows = db.execute(
+            select(feedback.c.at, questions.c.mode, questions.c.question, questions.c.answer)
+            .select_from(feedback.join(questions, questions.c.answer_id == feedback.c.answer_id))
+            .where(and_(self._where(period), feedback.c.helpful.is_(False)))
+            .order_by(feedback.c.at.desc()).limit(limit)
+        )  # fmt: skip
+        return [
+            {"luc": _moment(at), "loai": mode, "cau_hoi": question, "tra_loi": answer}
+            for at, mode, question, answer in rows
+        ]
+
+    def latency(self, db: Connection, period: Period) -> list[dict[str, object]]:
+        where = self._where(period)
+        total, refused = db.execute(select(func.count(), _refused()).where(where)).one()
+        row = {"cau_hoi": total, "tu_choi": int(refused),
+               "ti_le_tu_choi": round(int(refused) / total, 3) if total else 0.0}  # fmt: skip
+        for q in (50, 95):
+            offset = int(q / 100 * (total - 1)) if total else 0
+            value = db.execute(
+                select(questions.c.latency_ms).where(where).order_by(questions.c.latency_ms).offset(offset).limit(1)
+            ).scalar()  # fmt: skip
+            row[f"p{q}_ms"] = round(value, 1) if value is not None else None
+        return [row]
+
+    def _day(self, db: Connection):
+        shifted = (questions.c.at + UTC_OFFSET_S) / DAY_S
+        return func.floor(shifted) if db.dialect.name == "postgresql" else cast(shifted, Integer)
+
+
+def _refused():
+    return _count(questions.c.refused)
+
+
+def _count(condition):
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _date(day: int | float) -> str:
+    return (datetime(1970, 1, 1) + timedelta(days=int(day))).date().isoformat()
+
+
+def _moment(at: float) -> str:
+    return (datetime.fromtimestamp(at, UTC) + VIETNAM).strftime("%Y-%m-%d %H:%M")
