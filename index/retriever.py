@@ -96,9 +96,12 @@ class HybridRetriever:
         filters: Filters | None = None,
         hints: Hints | None = None,
         dense: bool = True,
+        meaning: str | None = None,
     ) -> Retrieval:
         """`hints`: the question's analysis when the caller already made it; `dense=False`
-        leaves the question unembedded (an answer from a registry needs only related passages)."""
+        leaves the question unembedded (an answer from a registry needs only related passages);
+        `meaning`: the words to embed when they differ from those searched (the question as
+        asked, without the plans' synonyms added for BM25: shorter, as fast to embed)."""
         hints = hints or analyze(question, self.catalog, self.registry)
         allowed = self._mask(filters) if filters else None
         w = self.weights
@@ -106,7 +109,7 @@ class HybridRetriever:
         lexical = self._lexical(question, allowed)
         for rank, i in enumerate(lexical):
             fused[i] = fused.get(i, 0.0) + w.lexical / (w.rrf_k + rank + 1)
-        dense_query = self._dense_query(question) if dense else ""
+        dense_query = self._dense_query(meaning or question) if dense else ""
         vector = self._vector(dense_query) if dense_query else None
         nearest = self._dense(vector, allowed) if vector is not None else []
         for rank, i in enumerate(nearest):

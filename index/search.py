@@ -25,7 +25,7 @@ from ingest.records import Chunk
 from ingest.sentences import quotable_sentences
 
 Progress = Callable[[int, int], None]
-BATCH = 64
+BATCH = 256
 # What an index version's search part holds; an older one is rebuilt (its vectors reused).
 SEARCH_VERSION = 3
 
@@ -194,6 +194,7 @@ def _embed(
             out[i] = cached
         else:
             todo.append(i)
+    todo.sort(key=lambda i: len(texts[i]))  # like lengths together: little padding per batch
     for start in range(0, len(todo), BATCH):
         batch = todo[start : start + BATCH]
         out[batch] = embedder.encode([texts[i] for i in batch], kind="passage")

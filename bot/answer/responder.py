@@ -169,7 +169,9 @@ class Responder:
                           facts=facts, subject=subject_of(mode, hints, loaded.index))  # fmt: skip
         searched = f"{effective} {official_terms(effective)}".strip() if self.paraphrase else effective
         # a document's facts come from its parsed header: passages are only related
-        retrieval = loaded.retriever.retrieve(searched, self.k, filters, hints, dense=mode != "document_facts")
+        retrieval = loaded.retriever.retrieve(
+            searched, self.k, filters, hints, dense=mode != "document_facts", meaning=effective
+        )
         text, refused = self._compose(mode, searched, hints, retrieval, loaded, sources)
         if text and not refused and self.llm is not None and mode in ("general", "talking_points"):
             # the LLM gets what the extractive answer cites; any failure or rule-breaking
