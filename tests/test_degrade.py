@@ -40,14 +40,14 @@ def telegram_down(telegram_app):
     telegram_app.state.down = 0
 
 
+def with_telegram(settings, telegram_app, **more: str) -> dict[str, str]:
+    return {"SAPXEP_EMBEDDING_MODEL": settings.embedding_model, "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_WEBHOOK_SECRET": SECRET, "TELEGRAM_API_BASE_URL": f"{telegram_app.state.url}/bot",
+            **more}  # fmt: skip
+
+
 def test_telegram_down_at_start(index_root: Path, settings, tmp_path: Path, telegram_down) -> None:
-    env = {
-        "SAPXEP_EMBEDDING_MODEL": settings.embedding_model,
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_WEBHOOK_SECRET": SECRET,
-        "TELEGRAM_API_BASE_URL": f"{telegram_down.state.url}/bot",
-    }
-    service = Service(index_root, tmp_path, env)
+    service = Service(index_root, tmp_path, with_telegram(settings, telegram_down))
     service.start()
     try:
         first = health(service)
@@ -75,14 +75,8 @@ def test_telegram_down_at_start(index_root: Path, settings, tmp_path: Path, tele
 def test_redis_unreachable_at_start(
     index_root: Path, settings, tmp_path: Path, telegram_app
 ) -> None:
-    env = {
-        "SAPXEP_EMBEDDING_MODEL": settings.embedding_model,
-        "SAPXEP_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_WEBHOOK_SECRET": SECRET,
-        "TELEGRAM_API_BASE_URL": f"{telegram_app.state.url}/bot",
-    }
-    service = Service(index_root, tmp_path, env)
+    unreachable = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    service = Service(index_root, tmp_path, with_telegram(settings, telegram_app, SAPXEP_REDIS_URL=unreachable))
     service.start()
     try:
         answer = httpx.post(f"{service.url}/api/ask", json={"question": QUESTION}, timeout=60)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from service import SAPXEP, Service
 
 ADMIN = "admin-token-shared-log"
@@ -33,12 +34,14 @@ def stats(service: Service) -> dict:
     return reply.json()
 
 
-def test_two_instances_share_one_question_log(
-    index_root: Path, settings, tmp_path: Path, postgres_server
-) -> None:
-    url = postgres_server.new_database()
-    env = {"SAPXEP_EMBEDDING_MODEL": settings.embedding_model, "SAPXEP_DATABASE_URL": url,
-           "SAPXEP_ADMIN_TOKEN": ADMIN}  # fmt: skip
+@pytest.fixture
+def env(settings, postgres_server) -> dict[str, str]:
+    """A service over a fresh PostgreSQL database of its own."""
+    return {"SAPXEP_EMBEDDING_MODEL": settings.embedding_model,
+            "SAPXEP_DATABASE_URL": postgres_server.new_database(), "SAPXEP_ADMIN_TOKEN": ADMIN}  # fmt: skip
+
+
+def test_two_instances_share_one_question_log(index_root: Path, tmp_path: Path, env) -> None:
     a, b = Service(index_root, tmp_path / "a", env), Service(index_root, tmp_path / "b", env)
     a.start()
     b.start()
@@ -62,11 +65,8 @@ def test_two_instances_share_one_question_log(
 
 
 def test_the_service_starts_without_its_database(
-    index_root: Path, settings, tmp_path: Path, postgres_server
+    index_root: Path, tmp_path: Path, postgres_server, env
 ) -> None:
-    url = postgres_server.new_database()
-    env = {"SAPXEP_EMBEDDING_MODEL": settings.embedding_model, "SAPXEP_DATABASE_URL": url,
-           "SAPXEP_ADMIN_TOKEN": ADMIN}  # fmt: skip
     service = Service(index_root, tmp_path, env)
     postgres_server.stop()
     try:

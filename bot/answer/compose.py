@@ -204,6 +204,17 @@ def _weight(tokens: set[str], idf: dict[str, float]) -> float:
     return sum(idf.get(t, 3.0) for t in tokens)
 
 
+@lru_cache(maxsize=32_768)
+def _tokens(text: str) -> frozenset[str]:
+    """A passage's sentences come back question after question: tokenised once."""
+    return frozenset(lexical_tokens(text))
+
+
+@lru_cache(maxsize=32_768)
+def _matched(text: str) -> str:
+    return match_form(text)
+
+
 def score_sentences(
     question: str, hits: list[Hit], idf: dict[str, float], named: list[str]
 ) -> list[Scored]:
@@ -220,11 +231,11 @@ def score_sentences(
     needs = _numeric_need(question)
     scored = []
     for rank, hit in enumerate(hits):
-        heading = set(lexical_tokens(" ".join(hit.chunk.heading_path))) & asked
+        heading = _tokens(" ".join(hit.chunk.heading_path)) & asked
         for sentence in split_sentences(hit.chunk):
-            if needs and not needs.search(match_form(sentence)):
+            if needs and not needs.search(_matched(sentence)):
                 continue
-            own = set(lexical_tokens(sentence)) & asked
+            own = _tokens(sentence) & asked
             score = (_weight(own, idf) + 0.8 * _weight(heading - own, idf)) / total
             scored.append(Scored(score / (1 + 0.05 * rank), sentence, hit, rank))
     return sorted(scored, key=lambda s: s.score, reverse=True)

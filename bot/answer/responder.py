@@ -168,9 +168,11 @@ class Responder:
             return Answer(question=question, answer=text, mode=mode, citations=sources.citations,
                           facts=facts, subject=subject_of(mode, hints, loaded.index))  # fmt: skip
         searched = f"{effective} {official_terms(effective)}".strip() if self.paraphrase else effective
-        # a document's facts come from its parsed header: passages are only related
+        # a document's facts come from its parsed header, an agency's tasks from the duties
+        # registry: then passages are only related, and the question need not be embedded
+        registry = mode == "document_facts" or (mode == "duty_lookup" and _duties(searched, hints, loaded))
         retrieval = loaded.retriever.retrieve(
-            searched, self.k, filters, hints, dense=mode != "document_facts", meaning=effective
+            searched, self.k, filters, hints, dense=not registry, meaning=effective
         )
         text, refused = self._compose(mode, searched, hints, retrieval, loaded, sources)
         if text and not refused and self.llm is not None and mode in ("general", "talking_points"):
