@@ -24,8 +24,6 @@ from bot.answer.responder import Responder
 from bot.channels.logged import LoggedResponder, StoredConversations
 from bot.channels.telegram import build_application
 from bot.config import ConfigError, checked_settings, load_settings
-from bot.evaluation import report
-from bot.evaluation.bench import evaluate
 from bot.evaluation.metrics import load_items
 from bot.service.security import install_logging
 from bot.state import open_state
@@ -269,14 +267,17 @@ def _print_answer(answer: Answer) -> None:
 @click.option("--no-baselines", is_flag=True, help="Không đo hai hệ so sánh.")
 @click.option("--misses", is_flag=True, help="In các câu không tìm được đoạn đúng trong top 5.")
 def eval_command(files: tuple[Path, ...], no_baselines: bool, misses: bool) -> None:
+    from bot.evaluation import bench as bench_runs  # the baselines' libraries only when measuring
+    from bot.evaluation import report as tables
+
     engine = _engine()
     try:
-        results = evaluate(engine, list(files), baselines=not no_baselines,
+        results = bench_runs.evaluate(engine, list(files), baselines=not no_baselines,
                            on_step=lambda m: err.print(f"[dim]{m}[/dim]"))
     except ValueError as exc:
         _fail(str(exc))
-    console.print(report.eval_table(results))
-    console.print(report.answer_table(results))
+    console.print(tables.eval_table(results))
+    console.print(tables.answer_table(results))
     if misses:
         for file_runs in results:
             for r in file_runs.runs[0].results:
@@ -373,7 +374,9 @@ def bench(eval_dir: Path, corpus: Path, postgres: str) -> None:
     files = sorted(eval_dir.glob("*.jsonl"))
     if not files:
         _fail(f"Không có tệp .jsonl trong {eval_dir}")
-    report.bench(_engine(), files, corpus, console, lambda m: err.print(f"[dim]{m}[/dim]"), postgres)
+    from bot.evaluation import report as tables
+
+    tables.bench(_engine(), files, corpus, console, lambda m: err.print(f"[dim]{m}[/dim]"), postgres)
 
 
 if __name__ == "__main__":
