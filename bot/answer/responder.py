@@ -170,11 +170,12 @@ class Responder:
         searched = f"{effective} {official_terms(effective)}".strip() if self.paraphrase else effective
         # a document's facts come from its parsed header, an agency's tasks from the duties
         # registry: then passages are only related, and the question need not be embedded
-        registry = mode == "document_facts" or (mode == "duty_lookup" and _duties(searched, hints, loaded))
+        duties = _duties(searched, hints, loaded) if mode == "duty_lookup" else []
+        registry = mode == "document_facts" or bool(duties)
         retrieval = loaded.retriever.retrieve(
             searched, self.k, filters, hints, dense=not registry, meaning=effective
         )
-        text, refused = self._compose(mode, searched, hints, retrieval, loaded, sources)
+        text, refused = self._compose(mode, searched, hints, retrieval, loaded, sources, duties)
         if text and not refused and self.llm is not None and mode in ("general", "talking_points"):
             # the LLM gets what the extractive answer cites; any failure or rule-breaking
             # output gives None, and the extractive answer stands
@@ -246,7 +247,9 @@ class Responder:
         retrieval: Retrieval,
         loaded: Loaded,
         sources: Sources,
+        duties: list,
     ) -> tuple[str, bool]:
+        """`duties`: the duties registry's entries for the agency a duty question names."""
         if looks_like_unit_question(question) and not hints.doc_ids:
             return template("refusal.unit_unknown", unit="đơn vị này"), True
         compared, earliest = asks_order(question)
@@ -259,10 +262,8 @@ class Responder:
             chunks = loaded.index.files[doc_id].chunks
             doc = loaded.index.files[doc_id].document
             return compose_facts(doc, asked_facts(question), chunks, sources)
-        if mode == "duty_lookup":
-            duties = _duties(question, hints, loaded)
-            if duties:
-                return compose_duties(duties, loaded.index, sources), False
+        if duties:
+            return compose_duties(duties, loaded.index, sources), False
         named = [a for a, docs in loaded.retriever.catalog.aliases.items() if set(docs) & set(hints.doc_ids)]
         scored = score_sentences(question, retrieval.hits, loaded.retriever.idf, named)
         if not supports_an_answer(scored, loaded.retriever.search.sentences, retrieval.query_vector):

@@ -36,7 +36,8 @@ def missing_words(question: str, idf: dict[str, float], vocabulary: frozenset[st
     """"lương giáo viên" of "Sau sáp nhập thì lương giáo viên có tăng không?": the words, or
     pairs of words, the documents never use, else the rarest ones, as the resident typed them."""
     words = [w.strip(".,;:?!()\"'") for w in question.split()]
-    folded = [fold(w) if fold(w) not in stop | ASKING else "" for w in words]
+    quiet = stop | ASKING
+    folded = [f if (f := fold(w)) not in quiet else "" for w in words]
     weight = [0.0 if not f else 20.0 if f not in vocabulary else idf.get(f, 0.0) for f in folded]
     for i in range(len(words) - 1):
         if folded[i] and folded[i + 1] and f"{folded[i]}_{folded[i + 1]}" not in vocabulary:
