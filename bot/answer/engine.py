@@ -43,7 +43,9 @@ class Engine:
     def embedder(self) -> SentenceEmbeddings:
         """Passages at ingest, through sentence-transformers (imports torch)."""
         _, e5 = resolve_model(self.settings.embedding_model, self.settings.data_dir)
-        return SentenceEmbeddings(self.model_path, e5_prefixes=e5)
+        return SentenceEmbeddings(
+            self.model_path, e5_prefixes=e5, precision=self.settings.ingest_precision
+        )
 
     @cached_property
     def query_embedder(self) -> Embedder:
