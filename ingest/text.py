@@ -19,6 +19,7 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _OPEN_PAIRS = ("oa", "oe", "uy")
 
 
+@lru_cache(maxsize=1 << 16)
 def _place_tone(word: str) -> str:
     decomposed = unicodedata.normalize("NFD", word)
     tones = [c for c in decomposed if c in TONE_MARKS]
@@ -303,8 +304,10 @@ def expand_abbreviations(text: str, *, chat: bool = False) -> str:
     return _TOKEN.sub(repl, text)
 
 
+@lru_cache(maxsize=1 << 12)
 def match_form(text: str, *, chat: bool = False) -> str:
-    """Folded text with abbreviations expanded: what lexical matching compares."""
+    """Folded text with abbreviations expanded: what lexical matching compares (a question's
+    form is asked for a dozen times while it is answered)."""
     return fold(expand_abbreviations(normalize(text), chat=chat))
 
 
