@@ -5,6 +5,7 @@ serving process's footprint, HTTP load with one and two workers, ingest times, a
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -141,11 +142,17 @@ def _speed_table(engine: Engine, questions: list[str]) -> Table:
 
 
 def _load_table(engine: Engine, questions: list[str]) -> Table:
+    """Each load without an answer cache starts its own service; the repeated loads share one."""
     responder = Responder(engine)
-    registry = [q for q in questions if responder.ask(q).mode in REGISTRY_MODES]
     unique = list(dict.fromkeys(questions))
-    loads = [
-        ("mọi câu một lần (chưa có trong bộ nhớ đệm)", unique),
+    modes = {q: responder.ask(q).mode for q in unique}
+    registry = [q for q in questions if modes[q] in REGISTRY_MODES]
+    plans = [q for q in unique if modes[q] not in REGISTRY_MODES]
+    cold = [
+        ("mọi câu một lần, xen kẽ các loại (bộ nhớ đệm trống)", _interleaved(unique)),
+        ("chỉ câu về kế hoạch, mỗi câu một lần (bộ nhớ đệm trống)", plans),
+    ]
+    repeated = [
         (f"hỗn hợp, {LOAD_REQUESTS} câu (có lặp lại)", _cycle(questions, LOAD_REQUESTS)),
         (f"chỉ câu tra sổ, {LOAD_REQUESTS} câu", _cycle(registry, LOAD_REQUESTS)),
     ]
@@ -153,12 +160,25 @@ def _load_table(engine: Engine, questions: list[str]) -> Table:
     for column in ("Tiến trình", "Tải", "Yêu cầu", "Lỗi", "câu/giây", "p50 ms", "p95 ms", "RSS MB mỗi tiến trình"):
         table.add_column(column, justify="left" if column == "Tải" else "right")
     for workers in (1, 2):
-        with http_bench.Served(workers) as served:
-            for label, load in loads:
-                r = http_bench.run(served, label, load)
-                table.add_row(str(workers), label, str(r.requests), str(r.errors), f"{r.per_second:.1f}",
-                              f"{r.p50_ms:.0f}", f"{r.p95_ms:.0f}", ", ".join(f"{m:.0f}" for m in r.rss_mb))
+        for loads in ([load] for load in cold):
+            _measure_loads(table, workers, loads)
+        _measure_loads(table, workers, repeated)
     return table
+
+
+def _measure_loads(table: Table, workers: int, loads: list[tuple[str, list[str]]]) -> None:
+    with http_bench.Served(workers) as served:
+        for label, load in loads:
+            r = http_bench.run(served, label, load)
+            table.add_row(str(workers), label, str(r.requests), str(r.errors), f"{r.per_second:.1f}",
+                          f"{r.p50_ms:.0f}", f"{r.p95_ms:.0f}", ", ".join(f"{m:.0f}" for m in r.rss_mb))
+
+
+def _interleaved(items: list[str]) -> list[str]:
+    """A fixed shuffle: the eval files list one kind after another, callers do not."""
+    shuffled = list(items)
+    random.Random(0).shuffle(shuffled)
+    return shuffled
 
 
 def _cycle(items: list[str], n: int) -> list[str]:
