@@ -34,23 +34,31 @@ class Service:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout_s: float = 180) -> None:
+    def start(self, timeout_s: float = 180, every_part: bool = False) -> None:
+        """Until /healthz answers 200; with `every_part`, until each worker has said that all
+        its parts are up (Telegram is brought up in the background, per worker)."""
         command = [SAPXEP, "serve", "--port", str(self.port), "--workers", str(self.workers)]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         deadline = time.monotonic() + timeout_s
-        while not self._healthy():
+        ready: set[int] = set()
+        while len(ready) < (self.workers if every_part else 1):
             assert self.process.poll() is None, self.log.read_text(errors="replace")[-3000:]
-            assert time.monotonic() < deadline, "the service did not start"
-            time.sleep(0.2)
+            assert time.monotonic() < deadline, f"the service did not start: {self._health()}"
+            health = self._health()
+            if health is not None and (not every_part or health["status"] == "ok"):
+                ready.add(health["worker"])
+            else:
+                time.sleep(0.2)
 
-    def _healthy(self) -> bool:
+    def _health(self) -> dict | None:
         try:
-            return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
+            reply = httpx.get(f"{self.url}/healthz", timeout=2)
         except httpx.TransportError:
-            return False
+            return None
+        return reply.json() if reply.status_code == 200 else None
 
     def worker_pids(self) -> list[int]:
         """The uvicorn worker processes (children of the supervisor), or the one process."""

@@ -79,7 +79,7 @@ def env(redis_server, telegram_api, settings, database) -> dict[str, str]:
 def instances(index_root: Path, tmp_path_factory, env) -> Iterator[tuple[Service, Service]]:
     a = Service(index_root, tmp_path_factory.mktemp("instance-a"), env, workers=2)
     b = Service(index_root, tmp_path_factory.mktemp("instance-b"), env, workers=2)
-    threads = [threading.Thread(target=s.start) for s in (a, b)]
+    threads = [threading.Thread(target=s.start, kwargs={"every_part": True}) for s in (a, b)]
     try:
         for t in threads:
             t.start()

@@ -157,10 +157,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/healthz")
     def healthz() -> dict[str, object]:
-        """200 while the answering core works, whatever else is `degraded` (retrying) or `off`."""
+        """200 while the answering core works, whatever else is `degraded` (retrying) or `off`;
+        `worker`: the process that answered (each worker brings its parts up on its own)."""
         index = live.try_get()
         health.set("index", "ok" if index else "off")
-        return {**health.snapshot(), "index": bool(index), "documents": len(index.files) if index else 0}
+        documents = len(index.files) if index else 0
+        return {**health.snapshot(), "index": bool(index), "documents": documents, "worker": os.getpid()}
 
     @app.get("/api/documents", response_model=list[DocumentInfo])
     def documents() -> list[DocumentInfo]:
