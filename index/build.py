@@ -6,11 +6,14 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from index.search import SEARCH_VERSION, Embedder, build_search
-from index.store import FORMAT_VERSION, Artifacts, Index, IndexStore, ordered_chunks
+from index.store import FORMAT_VERSION, SEARCH_VERSION, Artifacts, Index, IndexStore, ordered_chunks
 from ingest.loaders import LoadError, discover
 from ingest.pipeline import PARSER_VERSION, IngestedFile, file_sha256, ingest_file
+
+if TYPE_CHECKING:
+    from index.search import Embedder
 
 Progress = Callable[[Path], None]
 
@@ -143,6 +146,8 @@ def _artifacts(
     clauses = {(u.doc_id, u.section) for f in files.values() for u in f.units}
 
     def build(directory: Path, previous: Path | None) -> dict[str, object]:
+        from index.search import build_search  # FAISS and BM25 only when there is work
+
         source = previous if reuse else None
         return {"embedding": build_search(directory, chunks, embedder, clauses, source, on_embed)}
 

