@@ -149,8 +149,8 @@ class SentenceEmbeddings(Embeddings):
 
     `name` is what an index manifest records (see `model_name`); `dimension` the vector size.
     `precision` of the passages (embedded at ingest; questions stay float32): bfloat16 products keep
-    float32 accumulation and agree with float32 to a cosine ≥ 0.9999 (tested), 1.7× faster on
-    a CPU with native bf16."""
+    float32 accumulation, agree with float32 to a cosine ≥ 0.9999 (tested) and are 1.7× faster
+    on a CPU with native bf16."""
 
     def __init__(
         self,
