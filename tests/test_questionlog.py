@@ -4,6 +4,9 @@ and down, a server restart ridden out, and two instances that see the same figur
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -160,3 +163,26 @@ def test_a_database_down_at_start_is_migrated_when_it_answers(postgres_server) -
     log.log_question("web", "u", "câu", "general", False, 1.0, "a1")
     assert log.stats().total == 1
     log.close()
+
+
+def test_a_logged_question_survives_the_process_being_killed(tmp_path: Path) -> None:
+    """SQLite commits without an fsync per question (synchronous=NORMAL in WAL): a process
+    killed right after answering still leaves its row."""
+    url = f"sqlite:///{tmp_path / 'questions.sqlite3'}"
+    script = (
+        "import os, signal, sys\n"
+        "from bot.state.questionlog import QuestionLog\n"
+        "log = QuestionLog(sys.argv[1])\n"
+        "log.log_question('web', 'u1', 'Phường Quan Hoa giờ là phường nào?', 'unit_lookup',"
+        " False, 3.0, 'a-killed')\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, url], capture_output=True, timeout=60, check=False)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    log = QuestionLog(url)
+    try:
+        with log.engine.connect() as db:
+            assert db.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        assert log.stats(days=3650).total == 1
+    finally:
+        log.close()

@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -102,11 +103,18 @@ def question_key(question: str) -> str:
 def open_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         # the answer threads and the event loop share it; SQLite serialises the writes, and
-        # WAL lets the workers of one machine read while another writes
+        # WAL lets the workers of one machine read while another writes. synchronous=NORMAL:
+        # a commit survives the process being killed, and no fsync per question (which cost
+        # more than answering it); only a power cut can take the last few rows.
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
-        event.listen(engine, "connect", lambda db, _: db.execute("PRAGMA journal_mode=WAL"))
+        event.listen(engine, "connect", _wal)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4, pool_timeout=5)
+
+
+def _wal(db: Any, _record: Any) -> None:
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
 
 
 class QuestionLog:
