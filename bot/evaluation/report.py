@@ -160,8 +160,8 @@ def _load_table(engine: Engine, questions: list[str]) -> Table:
     for column in ("Tiến trình", "Tải", "Yêu cầu", "Lỗi", "câu/giây", "p50 ms", "p95 ms", "RSS MB mỗi tiến trình"):
         table.add_column(column, justify="left" if column == "Tải" else "right")
     for workers in (1, 2):
-        for loads in ([load] for load in cold):
-            _measure_loads(table, workers, loads)
+        for load in cold:
+            _measure_loads(table, workers, [load])
         _measure_loads(table, workers, repeated)
     return table
 
