@@ -210,11 +210,6 @@ def _tokens(text: str) -> frozenset[str]:
     return frozenset(lexical_tokens(text))
 
 
-@lru_cache(maxsize=32_768)
-def _matched(text: str) -> str:
-    return match_form(text)
-
-
 def score_sentences(
     question: str, hits: list[Hit], idf: dict[str, float], named: list[str]
 ) -> list[Scored]:
@@ -233,7 +228,7 @@ def score_sentences(
     for rank, hit in enumerate(hits):
         heading = _tokens(" ".join(hit.chunk.heading_path)) & asked
         for sentence in split_sentences(hit.chunk):
-            if needs and not needs.search(_matched(sentence)):
+            if needs and not needs.search(match_form(sentence)):
                 continue
             own = _tokens(sentence) & asked
             score = (_weight(own, idf) + 0.8 * _weight(heading - own, idf)) / total

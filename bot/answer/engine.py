@@ -34,17 +34,20 @@ class Engine:
         self._loaded = LiveValue(self.store, self._build)
 
     @cached_property
+    def _model(self) -> tuple[str, bool]:
+        """(what sentence-transformers loads, whether it takes e5 prefixes); the default model
+        is materialised on first use."""
+        return resolve_model(self.settings.embedding_model, self.settings.data_dir)
+
+    @property
     def model_path(self) -> str:
-        """What sentence-transformers loads (the default model is materialised on first use)."""
-        return resolve_model(self.settings.embedding_model, self.settings.data_dir)[0]
+        return self._model[0]
 
     @cached_property
     def embedder(self) -> SentenceEmbeddings:
         """Passages at ingest, through sentence-transformers (imports torch)."""
-        _, e5 = resolve_model(self.settings.embedding_model, self.settings.data_dir)
-        return SentenceEmbeddings(
-            self.model_path, e5_prefixes=e5, precision=self.settings.ingest_precision
-        )
+        path, e5 = self._model
+        return SentenceEmbeddings(path, e5_prefixes=e5, precision=self.settings.ingest_precision)
 
     @cached_property
     def query_embedder(self) -> Embedder:

@@ -9,7 +9,6 @@ the index lock keeps one writer across processes. Each job's status is a small J
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 import queue
@@ -32,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.answer.engine import Engine
 from bot.config import Settings
+from bot.service.security import bearer_matches
 from index.build import IngestReport, update_index
 from index.embeddings import EmbeddingModelError
 from index.search import EmbeddingMismatch
@@ -284,13 +284,11 @@ def save_uploads(files: list[tuple[str, BinaryIO]], folder: Path) -> list[Path]:
 
 
 def require_admin(settings: Settings) -> Callable[[str], None]:
-    """A dependency: `Authorization: Bearer <SAPXEP_ADMIN_TOKEN>`, compared in constant time as
-    bytes (`compare_digest` refuses non-ASCII text); no token configured means no admin."""
+    """A dependency: `Authorization: Bearer <SAPXEP_ADMIN_TOKEN>`; no token configured means
+    no admin."""
 
     def check(authorization: str = Header("")) -> None:
-        expected = f"Bearer {settings.admin_token}".encode()
-        given = authorization.encode("latin-1")  # the header's bytes, as Starlette decoded them
-        if not settings.admin_token or not hmac.compare_digest(given, expected):
+        if not bearer_matches(authorization, settings.admin_token):
             raise HTTPException(
                 401, template("admin.unauthorized"), headers={"WWW-Authenticate": "Bearer"}
             )

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from bot.config import Settings
+from bot.service.security import bearer_matches
 from bot.state.insights import PANELS, Insights, Period
 
 STATIC = Path(__file__).parent / "static"
@@ -36,8 +37,7 @@ def authorised(request: Request, token: str) -> bool:
     """The admin token as a Bearer header, or the session cookie the login form set."""
     if not token:
         return False
-    bearer = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if bearer and hmac.compare_digest(bearer.encode(), token.encode()):
+    if bearer_matches(request.headers.get("Authorization", ""), token):
         return True
     cookie = request.cookies.get(COOKIE, "")
     return bool(cookie) and hmac.compare_digest(cookie.encode(), session_value(token).encode())

@@ -14,6 +14,7 @@ stay blank as before (the CDN is unreachable).
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 from base64 import b64encode
@@ -52,6 +53,13 @@ DOCS_POLICY = (
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 # --- headers and CORS ---------------------------------------------------------------------------
+
+
+def bearer_matches(authorization: str, token: str) -> bool:
+    """`Authorization: Bearer <token>`, compared in constant time as bytes (`compare_digest`
+    refuses non-ASCII text; Starlette decodes headers as latin-1); no token means no match."""
+    expected = f"Bearer {token}".encode()
+    return bool(token) and hmac.compare_digest(authorization.encode("latin-1"), expected)
 
 
 def inline_hashes(html: str, tag: str) -> list[str]:

@@ -10,10 +10,10 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Integer, and_, case, cast, func, select
+from sqlalchemy import Integer, and_, cast, func, select
 from sqlalchemy.engine import Connection
 
-from bot.state.questionlog import DAY_S, QuestionLog, feedback, questions
+from bot.state.questionlog import DAY_S, QuestionLog, count_where, feedback, questions
 
 UTC_OFFSET_S = 7 * 3600
 VIETNAM = timedelta(seconds=UTC_OFFSET_S)
@@ -67,14 +67,12 @@ class Insights:
             select(questions.c.mode, func.count(), _refused(), func.avg(questions.c.latency_ms))
             .where(where).group_by(questions.c.mode)
         ).all()  # fmt: skip
-        votes = dict(
-            (mode, (int(up), int(down)))
-            for mode, up, down in db.execute(
-                select(questions.c.mode, _count(feedback.c.helpful), _count(~feedback.c.helpful))
-                .select_from(feedback.join(questions, questions.c.answer_id == feedback.c.answer_id))
-                .where(where).group_by(questions.c.mode)
-            )
+        voted = db.execute(
+            select(questions.c.mode, count_where(feedback.c.helpful), count_where(~feedback.c.helpful))
+            .select_from(feedback.join(questions, questions.c.answer_id == feedback.c.answer_id))
+            .where(where).group_by(questions.c.mode)
         )  # fmt: skip
+        votes = {mode: (int(up), int(down)) for mode, up, down in voted}
         out = []
         for mode, n, refused, avg_ms in sorted(asked, key=lambda r: (-r[1], r[0])):
             up, down = votes.get(mode, (0, 0))
@@ -143,14 +141,10 @@ class Insights:
 
 
 def _refused():
-    return _count(questions.c.refused)
+    return count_where(questions.c.refused)
 
 
-def _count(condition):
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
-def _date(day: int | float) -> str:
+def _date(day: float) -> str:
     return (datetime(1970, 1, 1) + timedelta(days=int(day))).date().isoformat()
 
 

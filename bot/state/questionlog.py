@@ -166,14 +166,14 @@ class QuestionLog:
                 return
             rows = list(self._pending)
             self._migrate()
-            dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
             with self.engine.begin() as db:
-                db.execute(
-                    dialect.insert(questions).on_conflict_do_nothing(index_elements=["answer_id"]),
-                    rows,
-                )
+                db.execute(self._insert(questions).on_conflict_do_nothing(index_elements=["answer_id"]), rows)
             for _ in rows:
                 self._pending.popleft()
+
+    def _insert(self, table: Table):
+        """INSERT with this database's ON CONFLICT clauses."""
+        return (postgresql if self.engine.dialect.name == "postgresql" else sqlite).insert(table)
 
     def feedback(self, answer_id: str, user_hash: str, helpful: bool) -> None:
         """One vote per (answer_id, user_hash); a second vote replaces the first."""
@@ -183,9 +183,7 @@ class QuestionLog:
             "helpful": bool(helpful),
             "at": self._clock(),
         }
-        insert = (postgresql if self.engine.dialect.name == "postgresql" else sqlite).insert(
-            feedback
-        )
+        insert = self._insert(feedback)
         upsert = insert.values(values).on_conflict_do_update(
             index_elements=["answer_id", "user_hash"],
             set_={"helpful": insert.excluded.helpful, "at": insert.excluded.at},
@@ -198,19 +196,14 @@ class QuestionLog:
         """Usage over the last `days` days."""
         since = self._clock() - days * DAY_S
         recent = questions.c.at >= since
-        refused = func.coalesce(func.sum(case((questions.c.refused, 1), else_=0)), 0)
         self._migrate()
         with self.engine.connect() as db:
             total, declined, users = db.execute(
-                select(func.count(), refused, func.count(questions.c.user_hash.distinct())).where(
-                    recent
-                )
-            ).one()
+                select(func.count(), count_where(questions.c.refused), func.count(questions.c.user_hash.distinct()))
+                .where(recent)
+            ).one()  # fmt: skip
             up, down = db.execute(
-                select(
-                    func.coalesce(func.sum(case((feedback.c.helpful, 1), else_=0)), 0),
-                    func.coalesce(func.sum(case((feedback.c.helpful, 0), else_=1)), 0),
-                ).where(feedback.c.at >= since)
+                select(count_where(feedback.c.helpful), count_where(~feedback.c.helpful)).where(feedback.c.at >= since)
             ).one()
             voted_down = select(feedback.c.answer_id).where(feedback.c.helpful.is_(False))
             return Stats(
@@ -250,6 +243,11 @@ class QuestionLog:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def count_where(condition):
+    """SQL: how many rows meet `condition` (0 when none)."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 def _counts(db: Connection, column, where) -> dict[str, int]:
