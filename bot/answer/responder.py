@@ -131,7 +131,7 @@ class Responder:
                 self.cache.put(key, entry)
         if conversation and entry.remembered:
             self.conversations.remember(conversation, *entry.remembered)
-        answer = entry.answer.model_copy(deep=True)
+        answer = entry.answer.model_copy()  # callers set only latency_ms and answer_id on it
         answer.latency_ms = round((time.perf_counter() - started) * 1000, 2)
         return answer
 
