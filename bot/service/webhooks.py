@@ -33,6 +33,8 @@ ANSWER_THREADS = 2
 # ...and below the event loop's OS priority (Linux nice is per thread): when the CPU is full,
 # acknowledging a webhook goes first, answers still take every idle cycle.
 ANSWER_NICENESS = 10
+# Deliveries a worker handles at once: its answer threads busy, one more waiting for each.
+HANDLERS_PER_WORKER = 2 * ANSWER_THREADS
 WEBHOOK_PREFIX = "/webhooks/"
 ACK = Histogram(
     "sapxep_webhook_ack_seconds",
@@ -91,7 +93,7 @@ def mount_channels(
     request."""
     state = responder.state
     # a few more handlers than answer threads, so the threads stay busy while replies are sent
-    inbox = Inbox(state.shared, lease_s=settings.delivery_lease_s, capacity=2 * ANSWER_THREADS)
+    inbox = Inbox(state.shared, lease_s=settings.delivery_lease_s, capacity=HANDLERS_PER_WORKER)
     telegram = _telegram(settings, responder, state)
     zalo = _zalo(settings, responder, state)
     health: Health = app.state.health
