@@ -275,14 +275,16 @@ def _print_answer(answer: Answer) -> None:
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--no-baselines", is_flag=True, help="Không đo hai hệ so sánh.")
 @click.option("--misses", is_flag=True, help="In các câu không tìm được đoạn đúng trong top 5.")
-def eval_command(files: tuple[Path, ...], no_baselines: bool, misses: bool) -> None:
+@click.option("--part", type=click.Choice(["all", "tune", "holdout"]), default="all", show_default=True,
+              help="Phần của mỗi tệp: tune (phần dùng để chỉnh), holdout (một phần ba giữ lại để kiểm).")
+def eval_command(files: tuple[Path, ...], no_baselines: bool, misses: bool, part: str) -> None:
     from bot.evaluation import bench as bench_runs  # the baselines' libraries only when measuring
     from bot.evaluation import report as tables
 
     engine = _engine()
     try:
         results = bench_runs.evaluate(engine, list(files), baselines=not no_baselines,
-                           on_step=lambda m: err.print(f"[dim]{m}[/dim]"))
+                           on_step=lambda m: err.print(f"[dim]{m}[/dim]"), part=part)
     except ValueError as exc:
         _fail(str(exc))
     console.print(tables.eval_table(results))

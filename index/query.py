@@ -261,3 +261,22 @@ def _kind_at(words: list[str], i: int) -> tuple[str, int]:
 def _districts(q: str) -> list[str]:
     """The words after each "quận/huyện/thị xã/thành phố": candidates for a district."""
     return [m.group(2) for m in _DISTRICT.finditer(q)]
+
+
+def kind_words(folded: str) -> list[str]:
+    """The commune type word a folded text begins with ("thi tran lam" -> ["thi", "tran"])."""
+    words = folded.split()
+    _, width = _kind_at(words, 0) if words else ("", 0)
+    return words[:width]
+
+
+def find_units(question: str, hints: Hints, registry: UnitRegistry) -> None:
+    """Every unit named after a type word, added to `hints` (an address names only one)."""
+    _find_units(question, hints, registry)
+    _find_formed(hints, registry)
+
+
+def find_bare_names(question: str, hints: Hints, registry: UnitRegistry) -> None:
+    """A unit named without its type word, in the province (and district) `hints` carries."""
+    _find_bare_names(question, hints, registry)
+    _find_formed(hints, registry)

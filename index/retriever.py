@@ -97,11 +97,13 @@ class HybridRetriever:
         hints: Hints | None = None,
         dense: bool = True,
         meaning: str | None = None,
+        vector: np.ndarray | None = None,
     ) -> Retrieval:
         """`hints`: the question's analysis when the caller already made it; `dense=False`
         leaves the question unembedded (an answer from a registry needs only related passages);
         `meaning`: the words to embed when they differ from those searched (the question as
-        asked, without the plans' synonyms added for BM25: shorter, as fast to embed)."""
+        asked, without the plans' synonyms added for BM25: shorter, as fast to embed);
+        `vector`: that embedding when the caller already made it (one per question)."""
         hints = hints or analyze(question, self.catalog, self.registry)
         allowed = self._mask(filters) if filters else None
         w = self.weights
@@ -110,7 +112,9 @@ class HybridRetriever:
         for rank, i in enumerate(lexical):
             fused[i] = fused.get(i, 0.0) + w.lexical / (w.rrf_k + rank + 1)
         dense_query = self._dense_query(meaning or question) if dense else ""
-        vector = self._vector(dense_query) if dense_query else None
+        if vector is None and dense_query:
+            vector = self._vector(dense_query)
+        vector = vector if dense else None
         nearest = self._dense(vector, allowed) if vector is not None else []
         for rank, i in enumerate(nearest):
             fused[i] = fused.get(i, 0.0) + w.dense / (w.rrf_k + rank + 1)
@@ -154,6 +158,11 @@ class HybridRetriever:
         n = min(self.weights.pool, len(scores))
         top = np.argpartition(-scores, n - 1)[:n]
         return [int(i) for i in top[np.argsort(-scores[top])] if scores[i] > 0]
+
+    def question_vector(self, question: str) -> np.ndarray | None:
+        """The question's e5 vector as the dense search embeds it (None when routed lexically)."""
+        query = self._dense_query(question)
+        return self._vector(query) if query else None
 
     def _dense_query(self, question: str) -> str:
         text = normalize(question)

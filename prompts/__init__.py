@@ -32,6 +32,19 @@ def lexicon() -> tuple[tuple[tuple[str, ...], str], ...]:
     return tuple((tuple(t["said"]), t["official"]) for t in data["term"])
 
 
+@cache
+def intent_bank() -> tuple[dict[str, object], ...]:
+    """The example questions of each intent (intents.toml): the reader learns from them."""
+    data = tomllib.loads(resources.files(__package__).joinpath("intents.toml").read_text("utf-8"))
+    return tuple(data["intent"])
+
+
+@cache
+def names() -> dict[str, object]:
+    """English type words and place names, common words, anaphora (names.toml)."""
+    return tomllib.loads(resources.files(__package__).joinpath("names.toml").read_text("utf-8"))
+
+
 def text(name: str) -> str:
     """A prompt file of this package, e.g. `text("llm_system.txt")`."""
     return resources.files(__package__).joinpath(name).read_text("utf-8")

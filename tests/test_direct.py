@@ -59,7 +59,7 @@ def test_a_matter_the_documents_never_mention_is_declined_by_name(
 
 
 def test_a_topic_word_the_documents_do_use_is_not_declined(engine: Engine) -> None:
-    from bot.answer.router import uncovered_topic
+    from bot.answer.guards import uncovered_topic
 
     vocabulary = engine.load().retriever.vocabulary
     assert uncovered_topic("đổi căn cước sau sáp nhập", vocabulary) is not None

@@ -44,7 +44,7 @@ from bot.answer.engine import Engine
 from bot.answer.llm import SYSTEM_PROMPT, LLMComposer, LLMSettings
 from bot.answer.models import Answer
 from bot.answer.responder import Responder
-from bot.answer.router import REGISTRY_MODES
+from bot.answer.candidates import REGISTRY_MODES
 from bot.config import Settings
 from bot.service.app import create_app
 from bot.service.security import UNCHECKED, install_logging

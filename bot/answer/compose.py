@@ -10,7 +10,7 @@ from functools import lru_cache
 import numpy as np
 
 from bot.answer.models import Citation
-from bot.answer.router import is_injection
+from bot.answer.guards import is_injection
 from index.retriever import Hit
 from index.search import Sentences
 from index.store import Index

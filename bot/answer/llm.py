@@ -21,7 +21,7 @@ from importlib.resources import files
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from bot.answer.models import Citation
-from bot.answer.router import is_injection
+from bot.answer.guards import is_injection
 
 log = logging.getLogger("sapxep.llm")
 

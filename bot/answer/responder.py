@@ -1,6 +1,7 @@
 """Question in, Answer out: the one responder behind every channel.
 
-normalise → route → (registries | retrieval) → compose → cite, or decline.
+guard → link the names → read what is asked (in its conversation) → the reading's composer
+(registries | document facts | duties | retrieval) → cite, or decline saying what is lacking.
 """
 
 from __future__ import annotations
@@ -8,66 +9,33 @@ from __future__ import annotations
 import re
 import time
 from collections import OrderedDict
-from typing import Any, Protocol
+from typing import Protocol
 
+from bot.answer import candidates
 from bot.answer.cache import AnswerCache, Entry
-from bot.answer.compose import (
-    STOP_WORDS,
-    Sources,
-    agency_score,
-    compose_documents,
-    compose_duties,
-    compose_facts,
-    compose_order,
-    compose_sentences,
-    score_sentences,
-    supports_an_answer,
-)
+from bot.answer.compose import STOP_WORDS, Sources
 from bot.answer.engine import Engine, Loaded
+from bot.answer.guards import is_injection, is_off_topic, official_terms, uncovered_topic
 from bot.answer.llm import LLMComposer
 from bot.answer.models import Answer
-from bot.answer.newmap import (
-    compose_address,
-    compose_both,
-    compose_count,
-    compose_province,
-    compose_reverse,
-    compose_units,
-    unit_facts,
-)
-from bot.answer.router import (
-    REGISTRY_MODES,
-    Mode,
-    asked_facts,
-    asks_centre,
-    asks_direction,
-    asks_order,
-    asks_which_documents,
-    is_injection,
-    is_off_topic,
-    looks_like_unit_question,
-    official_terms,
-    route,
-    uncovered_topic,
-)
-from bot.answer.subjects import missing_words, subject_of
-from index.query import Hints, analyze
-from index.retriever import Filters, Retrieval
-from ingest.text import fold, match_form, normalize
+from bot.answer.subjects import missing_words
+from bot.answer.understand.reading import FOLLOW_UP_WORDS, RETRIEVAL, Reading, Turn
+from index.retriever import Filters
+from ingest.text import fold, normalize
 from prompts import template
 
 MAX_QUESTION_CHARS = 1000
-FOLLOW_UP_WORDS = 8
+MARGIN = 0.55  # a reading scored below this is weighed by meaning too
 _CITED = re.compile(r"\[(\d+)\]")
 CONVERSATIONS = 10_000
 
 
 class Memory(Protocol):
-    """Where the last question of each conversation is kept (in process, or in `StateStore`)."""
+    """Where each conversation's last reading is kept, as data (in process, or in `StateStore`)."""
 
     def last(self, conversation: str) -> str | None: ...
 
-    def remember(self, conversation: str, question: str, mode: str) -> None: ...
+    def remember(self, conversation: str, turn: str, mode: str) -> None: ...
 
 
 class Conversations:
@@ -80,8 +48,8 @@ class Conversations:
     def last(self, conversation: str) -> str | None:
         return self._questions.get(conversation)
 
-    def remember(self, conversation: str, question: str, mode: str) -> None:
-        self._questions[conversation] = question
+    def remember(self, conversation: str, turn: str, mode: str) -> None:
+        self._questions[conversation] = turn
         self._questions.move_to_end(conversation)
         while len(self._questions) > self.limit:
             self._questions.popitem(last=False)
@@ -116,15 +84,17 @@ class Responder:
         if declined is not None:
             declined.latency_ms = round((time.perf_counter() - started) * 1000, 2)
             return declined
-        previous = None
+        stored = None
         if conversation and len(text.split()) <= FOLLOW_UP_WORDS:
-            previous = self.conversations.last(conversation)
+            stored = self.conversations.last(conversation)
+        last = Turn.from_json(stored)
         loaded = self.engine.load()
-        key = (loaded.index.path.name, text, _filters_key(filters), previous or "")
+        # the same words in the same context are the same reading
+        key = (loaded.index.path.name, text, _filters_key(filters), last.to_json() if last else "")
         entry = self.cache.get(key) if self.cache is not None else None
         if entry is None:
             understood: list[tuple[str, str]] = []
-            answer = self._answer(text, previous, filters, loaded, understood)
+            answer = self._answer(text, last, filters, loaded, understood)
             seconds = time.perf_counter() - started
             entry = Entry(answer, understood[0] if understood else None, seconds)
             if self.cache is not None:
@@ -136,18 +106,16 @@ class Responder:
         return answer
 
     def _answer(
-        self,
-        question: str,
-        previous: str | None,
-        filters: Filters | None,
-        loaded: Loaded,
+        self, question: str, last: Turn | None, filters: Filters | None, loaded: Loaded,
         understood: list[tuple[str, str]],
-    ) -> Answer:
-        """`understood` receives (the question as read in its conversation, its mode)."""
-        effective, hints = self._in_context(question, previous, loaded)
-        if is_off_topic(effective, hints):
+    ) -> Answer:  # fmt: skip
+        """`understood` receives (the reading kept for follow-ups, its mode)."""
+        reader = loaded.reader
+        linked = reader.link(question, last)
+        hints = linked.hints
+        if is_off_topic(linked.text, hints) and last is None:
             return _refusal(question, "refusal.off_topic", "topic.off_topic")
-        topic = uncovered_topic(effective, loaded.retriever.vocabulary)
+        topic = uncovered_topic(linked.text, loaded.retriever.vocabulary)
         if topic is not None and not (hints.units or hints.address):
             text = template("refusal.uncovered", topic=topic["name"], who=topic["who"])
             return Answer(question=question, answer=text, refused=True, mode="general", topic=topic["name"])
@@ -155,27 +123,42 @@ class Responder:
             wanted = [fold(p) for p in filters.provinces]
             hints.units = [u for u in hints.units if any(w in fold(u.change.province) for w in wanted)]
             hints.provinces = hints.provinces or list(filters.provinces)
-        own = [fold(loaded.index.files[d].document.number) for d in hints.doc_ids]
-        mode = route(effective, hints, [n for n in own if n])
-        understood.append((effective, mode))
+        reading = reader.read(linked, last)
+        vector = None
+        if reading.mode in RETRIEVAL or reading.score < MARGIN:
+            # the one question vector: it weighs the reading and then searches
+            vector = loaded.retriever.question_vector(linked.text)
+            reading = reader.read(linked, last, vector) if vector is not None else reading
+        understood.append((reading.turn().to_json(), reading.mode))
+        answer = self._by_reading(question, reading, filters, loaded, vector)
+        answer.question = question
+        return answer
+
+    def _by_reading(self, question: str, reading: Reading, filters, loaded: Loaded, vector) -> Answer:
         sources = Sources(loaded.index)
-        if mode in REGISTRY_MODES:
-            if mode in ("address", "unit_lookup") and not hints.units:
-                unit = _unknown_unit(hints)
-                text, missing = template("refusal.unit_unknown", unit=unit), template("topic.unit_unknown", unit=unit)
-                return Answer(question=question, answer=text, refused=True, mode=mode, topic=missing)
-            text, facts = self._from_map(mode, effective, hints, loaded, sources)
-            return Answer(question=question, answer=text, mode=mode, citations=sources.citations,
-                          facts=facts, subject=subject_of(mode, hints, loaded.index))  # fmt: skip
-        searched = f"{effective} {official_terms(effective)}".strip() if self.paraphrase else effective
-        # a document's facts come from its parsed header, an agency's tasks from the duties
-        # registry: then passages are only related, and the question need not be embedded
-        duties = _duties(searched, hints, loaded) if mode == "duty_lookup" else []
-        registry = mode == "document_facts" or bool(duties)
+        hints, mode = reading.hints, reading.mode
+        if mode == "attribute_missing":
+            return candidates.decline_attribute(reading, loaded, sources)
+        if reading.unknown_unit:
+            unit = _unknown_unit(reading)
+            text, missing = template("refusal.unit_unknown", unit=unit), template("topic.unit_unknown", unit=unit)
+            return Answer(question=question, answer=text, refused=True, mode=mode, topic=missing)
+        if mode in candidates.REGISTRY_MODES:
+            drafted = candidates.from_map(reading, loaded, sources)
+            if drafted is not None:
+                return Answer(question=question, answer=drafted.text, mode=mode, citations=sources.citations,
+                              facts=drafted.facts or [], subject=candidates.subject(reading, loaded))  # fmt: skip
+        if reading.intent.name == "doc_by_province":
+            candidates.province_document(hints, loaded)
+        text = reading.linked.text
+        searched = f"{text} {official_terms(text)}".strip() if self.paraphrase else text
+        duties = candidates.duties_for(searched, hints, loaded) if mode == "duty_lookup" else []
+        registry = (mode == "document_facts" and bool(hints.doc_ids)) or bool(duties)
         retrieval = loaded.retriever.retrieve(
-            searched, self.k, filters, hints, dense=not registry, meaning=effective
+            searched, self.k, filters, hints, dense=not registry, meaning=text, vector=vector
         )
-        text, refused = self._compose(mode, searched, hints, retrieval, loaded, sources, duties)
+        drafted = candidates.from_documents(reading, searched, retrieval, loaded, sources, duties)
+        text, refused = (drafted.text, drafted.refused) if drafted else ("", True)
         if text and not refused and self.llm is not None and mode in ("general", "talking_points"):
             # the LLM gets what the extractive answer cites; any failure or rule-breaking
             # output gives None, and the extractive answer stands
@@ -194,83 +177,8 @@ class Responder:
             question=question, answer=text, refused=refused, mode=mode,
             citations=[c for c in sources.citations if c.n in cited],
             related=[c for c in sources.citations if c.n not in cited],
-            subject=subject_of(mode, hints, loaded.index), topic=missing,
+            subject=candidates.subject(reading, loaded), topic=missing,
         )  # fmt: skip
-
-    def _from_map(
-        self, mode: Mode, question: str, hints: Hints, loaded: Loaded, sources: Sources
-    ) -> tuple[str, list[dict[str, Any]]]:
-        """Registry answers: no retrieval, only the clauses they state."""
-        chunk_of = loaded.retriever.clause_chunks
-        if mode == "address":
-            return compose_address(hints, chunk_of, sources)
-        if mode == "unit_reverse":
-            return compose_reverse(hints.formed, chunk_of, sources), []
-        if mode == "unit_count":
-            province = hints.mentions[0].change.new_name
-            count = loaded.registry.provinces.count(province)
-            return compose_count(count, province, chunk_of, sources), []
-        if mode == "province_lookup":
-            return compose_province(hints.mentions, asks_centre(question), chunk_of, sources), []
-        placements = _in_provinces(hints)
-        forward, _ = asks_direction(question)
-        if hints.formed and not forward:
-            return compose_both(hints, chunk_of, sources), unit_facts(placements)
-        return compose_units(placements, chunk_of, sources), unit_facts(placements)
-
-    def _in_context(self, question: str, previous: str | None, loaded: Loaded):
-        """A short follow-up ("còn ở Cao Bằng thì sao?") is read with the previous question;
-        one that names its own unit ("còn phường 2 thì sao?") keeps the previous place."""
-        catalog, registry = loaded.retriever.catalog, loaded.registry
-        hints = analyze(question, catalog, registry)
-        if previous is None or len(question.split()) > FOLLOW_UP_WORDS:
-            return question, hints
-        if hints.units or hints.formed:
-            place = "" if hints.provinces else _place_of(analyze(previous, catalog, registry))
-            if not place:
-                return question, hints
-            placed = f"{question} ({place})"
-            return placed, analyze(placed, catalog, registry)
-        if hints.doc_ids and not match_form(question).startswith(("con ", "the con", "vay con")):
-            return question, hints
-        merged = f"{previous} {question}"
-        merged_hints = analyze(merged, catalog, registry)
-        if hints.mentions:  # "còn Nam Định thì sao?": the previous wording, this province
-            merged_hints.mentions = hints.mentions
-        return merged, merged_hints
-
-    def _compose(
-        self,
-        mode: Mode,
-        question: str,
-        hints: Hints,
-        retrieval: Retrieval,
-        loaded: Loaded,
-        sources: Sources,
-        duties: list,
-    ) -> tuple[str, bool]:
-        """`duties`: the duties registry's entries for the agency a duty question names."""
-        if looks_like_unit_question(question) and not hints.doc_ids:
-            return template("refusal.unit_unknown", unit="đơn vị này"), True
-        compared, earliest = asks_order(question)
-        if len(hints.doc_ids) >= 2 and compared:
-            files = [loaded.index.files[d] for d in hints.doc_ids[:4]]
-            heads = [next((c for c in f.chunks if c.section == "Phần mở đầu"), f.chunks[0]) for f in files]
-            return compose_order([f.document for f in files], heads, sources, earliest), False
-        if mode == "document_facts":
-            doc_id = hints.doc_ids[0]
-            chunks = loaded.index.files[doc_id].chunks
-            doc = loaded.index.files[doc_id].document
-            return compose_facts(doc, asked_facts(question), chunks, sources)
-        if duties:
-            return compose_duties(duties, loaded.index, sources), False
-        named = [a for a, docs in loaded.retriever.catalog.aliases.items() if set(docs) & set(hints.doc_ids)]
-        scored = score_sentences(question, retrieval.hits, loaded.retriever.idf, named)
-        if not supports_an_answer(scored, loaded.retriever.search.sentences, retrieval.query_vector):
-            return "", True
-        if asks_which_documents(question):
-            return compose_documents(scored, loaded.index, sources), False
-        return compose_sentences(scored, loaded.index, sources, bullets=mode == "talking_points"), False
 
 
 def _filters_key(filters: Filters | None) -> str:
@@ -302,17 +210,11 @@ def group_thousands(n: int) -> str:
     return f"{n:,}".replace(",", ".")
 
 
-def _in_provinces(hints: Hints):
-    """With a province named (or known from the conversation), only its namesake."""
-    if hints.provinces:
-        chosen = [p for p in hints.units if p.change.province in hints.provinces]
-        if chosen:
-            return chosen
-    return hints.units
 
 
-def _unknown_unit(hints: Hints) -> str:
+def _unknown_unit(reading: Reading) -> str:
     """"xã Hợp Thịnh (Hòa Bình)": the unit as the question gave it, for "not found"."""
+    hints = reading.hints
     address = hints.address
     if address is not None and address.commune is not None:
         place = f" ({address.province})" if address.province else ""
@@ -320,25 +222,4 @@ def _unknown_unit(hints: Hints) -> str:
     return hints.unit_names[0] if hints.unit_names else "đơn vị này"
 
 
-def _place_of(hints: Hints) -> str:
-    """"Quận 3, Thành phố Hồ Chí Minh": where the units of a turn are, when that is one place."""
-    provinces = {p.change.province for p in hints.units} or set(hints.provinces[:1])
-    qualifiers = {p.old.qualifier for p in hints.units if p.old.qualifier}
-    district = ""
-    if len(qualifiers) == 1:
-        district = qualifiers.pop()
-    elif hints.address is not None and hints.address.district is not None:
-        district = f"{hints.address.district.kind} {hints.address.district.name}"
-    province = provinces.pop() if len(provinces) == 1 else ""
-    return ", ".join(part for part in (district, province) if part)
 
-
-def _duties(question: str, hints: Hints, loaded: Loaded):
-    files = [loaded.index.files[d] for d in hints.doc_ids] or [
-        f for f in loaded.index.files.values() if f.document.doc_type == "KẾ HOẠCH"
-    ]
-    scored = [(agency_score(d.agency, question), d) for f in files for d in f.duties]
-    best = max((s for s, _ in scored), default=0.0)
-    if best < 0.75:
-        return []
-    return [d for s, d in scored if s >= best - 1e-9][:3]

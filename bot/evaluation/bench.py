@@ -18,6 +18,7 @@ from bot.evaluation.metrics import (
     SystemRun,
     load_items,
     percentile,
+    select,
     run_retrieval,
     score_answer,
     score_item,
@@ -67,6 +68,7 @@ def evaluate(
     baselines: bool = True,
     on_step: Callable[[str], None] | None = None,
     build_seconds: dict[str, float] | None = None,
+    part: str = "all",
 ) -> list[FileRuns]:
     """`build_seconds` receives how long each baseline took to build (split, embed, index)."""
     loaded = engine.load()
@@ -85,7 +87,7 @@ def evaluate(
                 build_seconds[name] = time.perf_counter() - started
     out = []
     for path in paths:
-        items = load_items(path)
+        items = select(load_items(path), part)
         if on_step:
             on_step(f"{path.name}: {PRODUCT}")
         product, answers = run_product(items, responder)

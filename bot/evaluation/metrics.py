@@ -9,6 +9,7 @@ the top k, MRR the reciprocal rank of the first supporting passage.
 from __future__ import annotations
 
 import json
+import zlib
 import re
 import statistics
 import time
@@ -107,6 +108,23 @@ def percentile(sorted_values: list[float], q: float) -> float:
         return 0.0
     i = min(len(sorted_values) - 1, max(0, round(q / 100 * (len(sorted_values) - 1))))
     return sorted_values[i]
+
+
+HELD_OUT_EVERY = 3  # one item in three (by a hash of its id) is kept out of tuning
+
+
+def held_out(item: dict[str, Any]) -> bool:
+    """Whether an item belongs to the held-out part of its set: a fixed hash of its id (of its
+    conversation for follow-ups, so a conversation stays whole)."""
+    key = str(item.get("conversation") or item.get("id") or item.get("question", ""))
+    return zlib.crc32(key.encode("utf-8")) % HELD_OUT_EVERY == 0
+
+
+def select(items: list[dict[str, Any]], part: str) -> list[dict[str, Any]]:
+    """`part`: "all", "tune" (what thresholds and examples are fitted on) or "holdout"."""
+    if part == "all":
+        return items
+    return [i for i in items if held_out(i) == (part == "holdout")]
 
 
 def load_items(path: Path) -> list[dict[str, Any]]:

@@ -1,21 +1,15 @@
-"""Which kind of question this is: the mode decides which composer answers it."""
+"""Guards and features of a question that are not about its entities: text that tries to change
+the assistant's instructions, a question off the topic, a matter the documents never govern,
+the plans' own words for colloquial ones, and questions that compare or list documents."""
 
 from __future__ import annotations
 
 import re
-from typing import Literal
 
-from index.query import FORWARD as _FORWARD
-from index.query import REVERSE as _REVERSE
 from index.query import Hints
 from ingest.text import lexical_tokens, match_form
 from prompts import lexicon, topics
 
-Mode = Literal[
-    "unit_lookup", "unit_reverse", "unit_count", "province_lookup", "address", "duty_lookup",
-    "talking_points", "document_facts", "general",
-]  # fmt: skip
-REGISTRY_MODES = frozenset({"unit_lookup", "unit_reverse", "unit_count", "province_lookup", "address"})
 
 # Text that tries to change the assistant's instructions, reveal them, give it another role or
 # dictate its answer: in questions (declined) and in documents (never quoted, see bot/compose.py).
@@ -72,46 +66,6 @@ _DOMAIN = re.compile(
     r"|hoi nghi|trung uong|dai hoi|bo chinh tri|quoc hoi|chinh phu|hien phap|huong dan"
     r"|bien che|tu tuong|dan van|bao cao|gop y|chinh sach)\b"
 )
-_UNIT_QUESTION = re.compile(
-    r"\b(?:xa|phuong|thi tran)\b.*\b(?:gio la|ten moi|dia chi moi|sap nhap|nhap (?:voi|vao)"
-    r"|sau (?:khi )?sap xep|thuoc (?:xa|phuong|don vi)|thanh (?:xa|phuong) nao|con ten)"
-)
-_FACTS = {
-    "signer": re.compile(r"\b(?:ai ky|nguoi ky|ky boi|ky ten|ai la nguoi ky)\b"),
-    "date": re.compile(
-        r"\b(?:ngay nao|khi nao|thoi gian nao|bao gio|ngay thang|ban hanh (?:vao )?(?:ngay|nam|thang)"
-        r"|ban hanh luc)\b"
-    ),
-    "number": re.compile(r"\b(?:so hieu|so ky hieu|so bao nhieu|so may|mang so|co so)\b"),
-    "issuer": re.compile(r"\b(?:co quan nao ban hanh|ai ban hanh|do ai|cua co quan nao)\b"),
-    "bases": re.compile(r"\b(?:can cu|thuc hien (?:van ban|ke hoach|chi thi|nghi quyet) nao)\b"),
-    "recipients": re.compile(
-        r"\b(?:noi nhan|gui (?:bao cao )?(?:len|toi|den|cho|ve)|bao cao (?:len|toi|cho|ve) (?:nhung |cac )?"
-        r"(?:co quan|noi|ai)|gui (?:nhung|cac) (?:co quan|noi) nao)\b"
-    ),
-}
-_DUTY = re.compile(
-    r"\b(?:nhiem vu|lam gi|lam nhung gi|duoc giao|giao (?:viec|cho)|chu tri|phoi hop|trach nhiem"
-    r"|phu trach|phai lam|viec gi)\b"
-)
-_COUNT = re.compile(
-    r"\b(?:bao nhieu|may|so luong|tong (?:cong|so))(?: \w+){0,3} (?:xa|phuong|don vi|dac khu)\b"
-    r"|\bso (?:luong )?(?:xa|phuong|don vi)\b.*\b(?:bao nhieu|may|la gi)\b"
-)
-_CENTRE = re.compile(
-    r"\b(?:trung tam (?:chinh tri|hanh chinh)|tinh ly|tru so|thu phu|dat (?:o|tai) dau)\b"
-)
-_PROVINCE = re.compile(
-    r"\b(?:tinh (?:nao|gi)|thanh pho (?:nao|gi)|(?:sap nhap|hop nhat|nhap)(?: \w+){0,2} tinh"
-    r"|(?:sap nhap|hop nhat|nhap) (?:voi|vao)|co (?:phai |bi |duoc )?(?:sap nhap|hop nhat)"
-    r"|gom (?:nhung|cac|may) tinh|tinh moi|thuoc tinh|tinh cu|sau sap nhap|giu nguyen"
-    r"|lay ten|ten (?:gi|moi|la gi))\b"
-)
-_ADDRESS = re.compile(r"\bdia chi\b")
-_DOCUMENT = re.compile(r"\b(?:ke hoach|chi thi|cong van|quyet dinh|nghi quyet so|van ban)\b")
-_POINTS = re.compile(r"\b(?:luan diem|thong diep|vi sao|tai sao|sao phai|y nghia|li do|ly do)\b")
-
-
 def is_injection(text: str) -> bool:
     """True when the text addresses the assistant's instructions or role instead of asking
     about the documents (a question that does is declined whole)."""
@@ -123,13 +77,6 @@ def is_off_topic(question: str, hints: Hints) -> bool:
     return not _DOMAIN.search(q) and not (hints.units or hints.doc_ids or hints.provinces)
 
 
-def looks_like_unit_question(question: str) -> bool:
-    return bool(_UNIT_QUESTION.search(match_form(question, chat=True)))
-
-
-def asked_facts(question: str) -> list[str]:
-    q = match_form(question, chat=True)
-    return [name for name, pattern in _FACTS.items() if pattern.search(q)]
 
 
 _CITED_NUMBER = re.compile(
@@ -145,43 +92,8 @@ def names_other_document(question: str, own_numbers: list[str]) -> bool:
     return any(not any(n.startswith(c) for n in own_numbers) for c in cited)
 
 
-def route(question: str, hints: Hints, own_numbers: list[str] | None = None) -> Mode:
-    q = match_form(question, chat=True)
-    registry = _registry_mode(q, hints)
-    if registry is not None:
-        return registry
-    if hints.doc_ids and asked_facts(question) and not names_other_document(question, own_numbers or []):
-        return "document_facts"
-    if _DUTY.search(q):
-        return "duty_lookup"
-    if _POINTS.search(q):
-        return "talking_points"
-    return "general"
 
 
-def _registry_mode(q: str, hints: Hints) -> Mode | None:
-    """The questions the new map answers, decided before any retrieval."""
-    if hints.address is not None:
-        return "address" if hints.address.street or _ADDRESS.search(q) else "unit_lookup"
-    if hints.formed and (not hints.units or (_REVERSE.search(q) and not _FORWARD.search(q))):
-        return "unit_reverse"
-    if hints.units:
-        return "unit_lookup"
-    if hints.mentions and _COUNT.search(q):
-        return "unit_count"
-    if hints.mentions and (_PROVINCE.search(q) or _CENTRE.search(q)) and not _DOCUMENT.search(q):
-        return "province_lookup"
-    return None
-
-
-def asks_direction(question: str) -> tuple[bool, bool]:
-    """(old -> new asked, new -> old asked), from the question's wording."""
-    q = match_form(question, chat=True)
-    return bool(_FORWARD.search(q)), bool(_REVERSE.search(q))
-
-
-def asks_centre(question: str) -> bool:
-    return bool(_CENTRE.search(match_form(question, chat=True)))
 
 
 def uncovered_topic(question: str, vocabulary: frozenset[str]) -> dict[str, object] | None:

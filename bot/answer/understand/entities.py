@@ -1,0 +1,205 @@
+"""Step 1 of reading a question: the names in it, linked to the map and the documents.
+
+Each mention has a kind (unit, province, district, doc), the folded words it spans and a
+confidence. A name is trusted where the words around it make it a name: after a type word a
+common word ("thị trấn làm", "xã phải", "phường bên") is a weak mention that a reading may
+ignore. English type words ("Trung Hoa ward") are read as their Vietnamese ones, and a name
+typed with one letter off is found among the names of the province the question gives.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from index.gazetteer import Gazetteer
+from index.query import Catalog, Hints, analyze, find_bare_names, find_units, kind_words
+from index.registry import UnitRegistry
+from ingest.text import fold, match_form
+from prompts import names
+
+WEAK = 0.3
+# English words that begin a sentence but no place name ("Which ward is …")
+ENGLISH_WORDS = frozenset("which what where is was the my our a an in of to now new old this that and or".split())
+_DISTRICT_WORDS = ("quan", "huyen", "thi xa", "thanh pho", "tp", "tx")
+_PLACED = re.compile(
+    r"zzunit(?:\W+(?:(?:o|thuoc|cua) )?(?:(?:(?:quan|huyen|thi xa|thanh pho|tinh) )?(?:zzdistrict|zzprovince)"
+    r"|(?:quan|huyen|thi xa|thanh pho) [a-z0-9]+(?: [a-z0-9]+){0,3}?(?=\W+(?:zzprovince|zzdistrict))))+\W*"
+)
+
+
+@dataclass(frozen=True)
+class Mention:
+    kind: str  # unit, province, district, doc
+    words: str  # folded, as they stand in the question's match form
+    confidence: float = 1.0
+
+
+@dataclass
+class Linked:
+    text: str  # the question as read (English type words in Vietnamese)
+    hints: Hints
+    mentions: list[Mention] = field(default_factory=list)
+
+    def strong(self, kind: str) -> list[Mention]:
+        return [m for m in self.mentions if m.kind == kind and m.confidence > WEAK]
+
+    def masked(self) -> str:
+        """The question's match form with each mention replaced by its placeholder."""
+        q = f" {match_form(self.text, chat=True)} "
+        for m in sorted(self.mentions, key=lambda m: -len(m.words)):
+            q = re.sub(rf"(?<![a-z0-9]){re.escape(m.words)}(?![a-z0-9])", f"zz{m.kind}", q)
+        # "xã A, huyện B, tỉnh C": where a unit is belongs to its mention
+        return _PLACED.sub("zzunit ", q).strip()
+
+
+def _english_places() -> dict[str, str]:
+    return names()["english"]["places"]  # type: ignore[index,return-value]
+
+
+def read_english(text: str) -> str:
+    """"Trung Hoa ward, Cau Giay district, Hanoi" -> "phường Trung Hoa, quận Cau Giay, Hà Nội"."""
+    types: dict[str, str] = names()["english"]["types"]  # type: ignore[index,assignment]
+    alternatives = "|".join(sorted(map(re.escape, types), key=len, reverse=True))
+    text = re.sub(
+        rf"\b({alternatives})\s+(\d+)\b", lambda m: f"{types[m.group(1).lower()]} {m.group(2)}", text, flags=re.I
+    )
+    named = rf"((?:[A-ZĐÀ-Ỹ][\wÀ-ỹ'-]*\s+){{1,4}})({alternatives})\b"
+
+    def vietnamese(m: re.Match[str]) -> str:
+        words = m.group(1).split()
+        while words and words[0].lower() in ENGLISH_WORDS:
+            words.pop(0)
+        return f"{m.group(1)}{m.group(2)}" if not words else f"{' '.join(m.group(1).split()[: -len(words)])} {types[m.group(2).lower()]} {' '.join(words)} ".lstrip()
+
+    text = re.sub(named, vietnamese, text, flags=re.I)
+    for place, vietnamese in _english_places().items():
+        text = re.sub(rf"(?i)(?<!\w){re.escape(place)}(?!\w)", vietnamese, text)
+    return text
+
+
+def _common(words: str) -> bool:
+    common = set(names()["common"]["words"])  # type: ignore[index]
+    first = words.split()[0] if words.split() else ""
+    return first in common
+
+
+def _unit_mentions(text: str, hints: Hints) -> list[Mention]:
+    out = []
+    for name in hints.unit_names:
+        folded = fold(name)
+        kind_width = len(kind_words(folded))
+        bare = " ".join(folded.split()[kind_width:])
+        typed = re.search(re.escape(name.split(maxsplit=kind_width)[-1]), text)
+        plain = typed is not None and typed.group(0) == typed.group(0).lower() and fold(typed.group(0)) == typed.group(0)
+        weak = kind_width and _common(bare) and (plain or typed is None)
+        out.append(Mention("unit", match_form(name, chat=True), WEAK if weak else 1.0))
+    return out
+
+
+def _province_mentions(q: str, hints: Hints) -> list[Mention]:
+    out = [Mention("province", m.key) for m in hints.mentions]
+    for m in list(out):
+        for kind in ("tinh", "thanh pho"):
+            if f"{kind} {m.words}" in q:
+                out.append(Mention("province", f"{kind} {m.words}"))
+    return out
+
+
+def _district_mentions(hints: Hints, gazetteer: Gazetteer) -> list[Mention]:
+    out = []
+    for typed in hints.districts:
+        words = typed.split()
+        for n in range(len(words), 0, -1):
+            name = " ".join(words[:n])
+            if gazetteer.district_provinces(name) or gazetteer.registry.formed(name):
+                out.append(Mention("district", name))
+                break
+    return out
+
+
+def _doc_mentions(q: str, hints: Hints, catalog: Catalog) -> list[Mention]:
+    out = []
+    keys = [k for k, d in catalog.numbers.items() if d in hints.doc_ids]
+    keys += [a for a, docs in catalog.aliases.items() if set(docs) & set(hints.doc_ids)]
+    for key in keys:
+        if re.search(rf"(?<![a-z0-9]){re.escape(key)}(?![a-z0-9])", q):
+            out.append(Mention("doc", key))
+    return out
+
+
+def _fuzzy_units(text: str, hints: Hints, gazetteer: Gazetteer) -> None:
+    """After a type word, a name the registry does not know: the nearest of its province."""
+    province = hints.provinces[0] if len(hints.provinces) == 1 else ""
+    words = re.findall(r"[^\W_]+", text)
+    folded = [fold(w) for w in words]
+    for i in range(len(words)):
+        width = len(kind_words(" ".join(folded[i : i + 2])))
+        if not width:
+            continue
+        kind = " ".join(words[i : i + width])
+        for end in range(min(len(words), i + width + 4), i + width, -1):
+            typed = " ".join(words[i + width : end])
+            near = gazetteer.near(typed, province)
+            if len(near) == 1:
+                found = gazetteer.registry.find(near[0].name, kind, province, hints.districts)
+                if found:
+                    hints.units.extend(p for p in found if p not in hints.units)
+                    hints.unit_names.append(f"{kind} {typed}")
+                    return
+
+
+def link(
+    question: str,
+    catalog: Catalog,
+    registry: UnitRegistry,
+    gazetteer: Gazetteer,
+    place: Hints | None = None,
+) -> Linked:
+    """Every name of the question; `place`: the conversation's last province and district,
+    among whose units a bare name ("vậy Kỳ Ninh nữa?") is looked for."""
+    text = read_english(question)
+    hints = analyze(text, catalog, registry, place)
+    _drop_district_names(text, hints)
+    if not hints.provinces:
+        hints.provinces = _district_province(hints, gazetteer)
+    if hints.address is not None and len(kind_words_in(text)) > 1:
+        find_units(text, hints, registry)  # "xã A với xã B ở huyện C": every one of them
+    if not hints.units and not hints.formed and kind_words_in(text):
+        _fuzzy_units(text, hints, gazetteer)
+    if place is not None and not (hints.units or hints.formed or hints.mentions or hints.doc_ids):
+        find_bare_names(text, hints, registry)
+    q = match_form(text, chat=True)
+    mentions = _unit_mentions(text, hints) + _province_mentions(q, hints)
+    mentions += _district_mentions(hints, gazetteer) + _doc_mentions(q, hints, catalog)
+    return Linked(text, hints, mentions)
+
+
+def _drop_district_names(text: str, hints: Hints) -> None:
+    """"quận Cầu Giấy" names the old district, not the new phường Cầu Giấy."""
+    q = f" {match_form(text, chat=True)} "
+    inside = [n for n in hints.unit_names if not kind_words(fold(n))
+              and any(f" {d} {fold(n)} " in q for d in _DISTRICT_WORDS)]  # fmt: skip
+    if not inside:
+        return
+    hints.unit_names = [n for n in hints.unit_names if n not in inside]
+    folded = {fold(n) for n in inside}
+    hints.units = [p for p in hints.units if fold(p.old.name) not in folded]
+    hints.formed = [c for c in hints.formed if fold(c.new_name) not in folded]
+
+
+def _district_province(hints: Hints, gazetteer: Gazetteer) -> list[str]:
+    """The one province where the district the question names is known."""
+    for typed in hints.districts:
+        words = typed.split()
+        for n in range(len(words), 0, -1):
+            provinces = gazetteer.district_provinces(" ".join(words[:n]))
+            if provinces:
+                return sorted(provinces) if len(provinces) == 1 else []
+    return []
+
+
+def kind_words_in(text: str) -> list[int]:
+    """Positions of the commune type words of a text ("xã", "phường", "thị trấn", "đặc khu")."""
+    folded = match_form(text, chat=True).split()
+    return [i for i in range(len(folded)) if kind_words(" ".join(folded[i : i + 2]))]
