@@ -151,6 +151,24 @@ def province_document(hints: Hints, loaded: Loaded) -> None:
                 hints.doc_ids.append(doc_id)
 
 
+def place_without_documents(reading: Reading, loaded: Loaded) -> str:
+    """"phòng nào của quận Hoàng Mai lo tuyên truyền": a district the plans are not of (the
+    plans are local documents: another place's plan does not answer for it)."""
+    aliases = loaded.retriever.catalog.aliases
+    for mention in reading.linked.strong("district"):
+        if not any(mention.words in alias or alias in mention.words for alias in aliases):
+            return linked_place(reading, mention.words)
+    return ""
+
+
+def linked_place(reading: Reading, words: str) -> str:
+    """"quận Hoàng Mai": a district as the question typed it, with its type word."""
+    typed = reading.linked.typed(words)
+    before = fold(reading.linked.text).split(fold(typed))[0].split()
+    kind = {"quan": "quận", "huyen": "huyện", "xa": "thị xã"}.get(before[-1] if before else "", "quận/huyện")
+    return f"{kind} {typed}"
+
+
 def duties_for(question: str, hints: Hints, loaded: Loaded) -> list:
     files = [loaded.index.files[d] for d in hints.doc_ids] or [
         f for f in loaded.index.files.values() if f.document.doc_type == "KẾ HOẠCH"

@@ -148,6 +148,10 @@ class Responder:
             if drafted is not None:
                 return Answer(question=question, answer=drafted.text, mode=mode, citations=sources.citations,
                               facts=drafted.facts or [], subject=candidates.subject(reading, loaded))  # fmt: skip
+        elsewhere = candidates.place_without_documents(reading, loaded) if mode in RETRIEVAL else ""
+        if elsewhere:
+            text = template("refusal.no_documents_of", place=elsewhere)
+            return Answer(question=question, answer=text, refused=True, mode=mode, topic=elsewhere)
         if reading.intent.name == "doc_by_province":
             candidates.province_document(hints, loaded)
         text = reading.linked.text

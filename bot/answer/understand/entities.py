@@ -44,6 +44,15 @@ class Linked:
     def strong(self, kind: str) -> list[Mention]:
         return [m for m in self.mentions if m.kind == kind and m.confidence > WEAK]
 
+    def typed(self, words: str) -> str:
+        """The question's own spelling of folded `words` ("hoang mai" -> "Hoàng Mai")."""
+        tokens = re.findall(r"[^\W_]+", self.text)
+        n = len(words.split())
+        for i in range(len(tokens) - n + 1):
+            if fold(" ".join(tokens[i : i + n])) == words:
+                return " ".join(tokens[i : i + n])
+        return words
+
     def masked(self) -> str:
         """The question's match form with each mention replaced by its placeholder."""
         q = f" {match_form(self.text, chat=True)} "
