@@ -9,6 +9,7 @@ from dataclasses import asdict
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -34,6 +35,7 @@ from bot.service.security import secure_app
 from bot.service.webhooks import mount_channels
 from bot.state import open_state
 from bot.state.insights import Insights
+from bot.state.questionlog import DatabaseUnavailable
 from index.embeddings import EmbeddingModelError
 from index.retriever import Filters
 from index.search import EmbeddingMismatch
@@ -110,6 +112,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.health = health = Health()
 
     app.include_router(webchat_router())
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def database_down(_: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        """The statistics' database is down (statistics, dashboard, votes): a 503 that says so,
+        never a bare 500; questions are still answered, and logged once it is back."""
+        health.set("database", "degraded")
+        detail = {"detail": template("database.unavailable")}
+        return JSONResponse(detail, status_code=503, headers={"Retry-After": "5"})
 
     @app.post("/api/ask", response_model=Answer)
     async def ask(request: AskRequest) -> Answer:
