@@ -19,10 +19,13 @@ function filters() {
   });
 }
 
+const LONG = 40;  // characters: a longer text (an example, an answer) may break anywhere
+
 function cell(row, text, numeric) {
   const td = document.createElement(row.parentElement && row.parentElement.tagName === "THEAD" ? "th" : "td");
   td.textContent = text;
   if (numeric) td.className = "n";
+  else if (String(text).length > LONG) td.className = "long";  // a run of 200 "x" must not widen the table
   row.appendChild(td);
 }
 
