@@ -29,7 +29,7 @@ from bot.channels.webchat import webchat_router
 from bot.config import Settings, load_settings
 from bot.service.admin import admin_router, require_admin
 from bot.service.convert_api import convert_router
-from bot.service.dashboard import dashboard_router
+from bot.service.dashboard import DATABASE_DOWN, dashboard_router
 from bot.service.health import Health
 from bot.service.security import secure_app
 from bot.service.webhooks import mount_channels
@@ -145,14 +145,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(convert_router(engine))
     app.include_router(dashboard_router(settings, Insights(state.log)))
 
-    @app.post("/api/feedback", status_code=204)
+    @app.post("/api/feedback", status_code=204, responses=DATABASE_DOWN)
     def feedback(body: FeedbackRequest, request: Request) -> None:
         user = state.shared.hash_user("web", request.client.host if request.client else "")
         state.log.feedback(body.answer_id, user, body.helpful)
 
     @app.get(
         "/api/stats",
-        responses={401: {"description": "thiếu hoặc sai mã quản trị"}},
+        responses={401: {"description": "thiếu hoặc sai mã quản trị"}, **DATABASE_DOWN},
         dependencies=[Depends(require_admin(settings))],
     )
     def stats(
