@@ -20,6 +20,7 @@ from rich.table import Table
 from bot.config import ConfigError, checked_settings, load_settings
 from index.e5_packed import EmbeddingModelError
 from index.store import IndexStore, IndexUnavailable, IndexWriteError
+from ingest.text import one_line
 from prompts import template
 
 if TYPE_CHECKING:
@@ -176,13 +177,9 @@ def docs() -> None:
         d = f.document
         table.add_row(
             d.doc_id, d.doc_type, d.number or "—", d.date or "—", d.issuer or "—",
-            _short(d.subject), str(len(f.chunks)),
+            one_line(d.subject, 80), str(len(f.chunks)),
         )
     console.print(table)
-
-
-def _short(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @main.command(help="Chạy dịch vụ web (chat, API).")
@@ -229,7 +226,8 @@ def _engine() -> Engine:
 @click.option("--json", "as_json", is_flag=True, help="In đối tượng Answer dạng JSON.")
 @click.option("--batch", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Tệp JSONL, mỗi dòng có trường question.")
-def ask(question: str | None, as_json: bool, batch: Path | None) -> None:
+@click.option("--verbose", "-v", is_flag=True, help="In cả độ liên quan của mỗi nguồn.")
+def ask(question: str | None, as_json: bool, batch: Path | None, verbose: bool) -> None:
     if not question and not batch:
         _fail('Hãy nhập câu hỏi, ví dụ: sapxep ask "phường Thanh Xuân Bắc giờ là phường gì"')
     from bot.answer.responder import Responder
@@ -248,25 +246,27 @@ def ask(question: str | None, as_json: bool, batch: Path | None) -> None:
             if as_json:
                 print(answer.model_dump_json())
             else:
-                _print_answer(answer)
+                _print_answer(answer, verbose)
         return
     answer = responder.ask(question or "")
     if as_json:
         print(answer.model_dump_json(indent=1))
         return
-    _print_answer(answer)
+    _print_answer(answer, verbose)
 
 
-def _print_answer(answer: Answer) -> None:
+def _print_answer(answer: Answer, verbose: bool) -> None:
+    """The answer, then each source: title, number, date, clause (`verbose`: its relevance,
+    never labelled "điểm", which in a legal text is a point of a clause)."""
     console.print(answer.answer or "[i](không có câu trả lời)[/i]")
     console.print()
     for c in answer.citations:
         facts = ", ".join(f for f in (c.number, c.date) if f)
-        console.print(
-            f"[bold][{c.n}][/bold] {c.title[:90]} ({facts}) — {c.section or 'toàn văn'} "
-            f"[dim]điểm {c.score:.4f}[/dim]"
-        )
-        console.print(f"    [dim]{_short(c.text.replace(chr(10), ' '), 160)}[/dim]")
+        score = template("cli.relevance", score=f"{c.score:.2f}".replace(".", ","))
+        shown = f" [dim]· {score}[/dim]" if verbose else ""
+        where = c.section or "toàn văn"
+        console.print(f"[bold][{c.n}][/bold] {c.title[:90]} ({facts}) — {where}{shown}")
+        console.print(f"    [dim]{one_line(c.text, 160)}[/dim]")
     console.print(f"[dim]{answer.mode} · {answer.latency_ms:.1f} ms[/dim]")
 
 
@@ -296,7 +296,7 @@ def eval_command(files: tuple[Path, ...], no_baselines: bool, misses: bool, part
                     console.print(f"[yellow]trượt[/yellow] {r.item.get('id')} {r.item['question']}")
             for a in file_runs.answers:
                 if not a.ok:
-                    answer = _short(a.answer.replace("\n", " "), 160)
+                    answer = one_line(a.answer, 160)
                     console.print(f"[red]sai[/red] {a.item.get('id')} [{a.item.get('category', a.mode)}] "
                                   f"{a.item['question']} → {answer}")
 

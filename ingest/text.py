@@ -71,6 +71,27 @@ def syllables(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", fold(text))
 
 
+MAX_MARKS = 2  # combining marks kept on one letter (Vietnamese needs two in NFD: "ệ")
+
+
+def one_line(text: str, limit: int) -> str:
+    """Any text, even hostile, as one printable line of at most `limit` characters, "…" where
+    it was cut: whitespace runs become one space; control, format (zero-width, bidi override)
+    and unassigned characters are dropped, and so are marks stacked past MAX_MARKS."""
+    kept: list[str] = []
+    marks = 0
+    for char in text:
+        if char.isspace():
+            char = " "
+        elif unicodedata.category(char).startswith("C"):
+            continue
+        marks = marks + 1 if unicodedata.combining(char) else 0
+        if marks <= MAX_MARKS:
+            kept.append(char)
+    line = " ".join("".join(kept).split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
 # --- markup -----------------------------------------------------------------------------------
 
 _STRUCTURE = re.compile(

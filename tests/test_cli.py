@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -165,6 +166,20 @@ def test_ask_prints_answer_objects_single_and_batch(
     assert scores == sorted(scores, reverse=True)
     assert answer["citations"][0]["number"] == "02-KH/BTGDUK"
 
+    # printed: a source is its document and clause; its relevance only with --verbose, as
+    # "độ liên quan" ("điểm" would read as a point of the clause)
+    plain = sapxep(data, "ask", "ai ky ke hoach 02-KH/BTGDUK")
+    verbose = sapxep(data, "ask", "ai ky ke hoach 02-KH/BTGDUK", "--verbose")
+    assert plain.returncode == 0 and verbose.returncode == 0, plain.stderr + verbose.stderr
+    listed, detailed = source_lines(plain.stdout), source_lines(verbose.stdout)
+    assert listed and "02-KH/BTGDUK" in listed[0] and len(listed) == len(detailed)
+    score = re.compile(r"điểm \d|độ liên quan")  # a clause's "điểm a" would be fine
+    assert not any(score.search(line) for line in listed)
+    relevance = f"độ liên quan {answer['citations'][0]['score']:.2f}".replace(".", ",")
+    assert detailed[0].endswith(relevance)
+    assert all("độ liên quan 0," in line or "độ liên quan 1,00" in line for line in detailed)
+    assert not any(re.search(r"điểm \d", line) for line in detailed)
+
     batch = tmp_path / "questions.jsonl"
     batch.write_text(
         "\n".join(
@@ -183,6 +198,11 @@ def test_ask_prints_answer_objects_single_and_batch(
         "Phòng Nội vụ quận Thanh Xuân làm gì?",
         "kế hoạch Thái Bình ban hành ngày nào",
     ]
+
+
+def source_lines(printed: str) -> list[str]:
+    """The lines of `sapxep ask` that list the sources: "[n] title (number, date) — clause"."""
+    return [line for line in printed.splitlines() if re.match(r"\[\d+\] ", line)]
 
 
 def test_ask_before_any_ingest_says_what_to_do(sapxep: Run, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from ingest.text import (
     fold,
     match_form,
     normalize,
+    one_line,
     place_tone_marks,
     strip_markup,
     unwrap,
@@ -83,3 +84,17 @@ def test_abbreviations_expand_in_questions_but_not_inside_numbers() -> None:
     assert "ban thường vụ tỉnh ủy" in expand_abbreviations("Chỉ thị số 26-CT/TU của BTV TU")
     assert match_form("sn xa ko", chat=True) == "sap nhap xa khong"
     assert match_form("tu") == "tu"  # lower-case "tu" is a syllable, not "tỉnh ủy"
+
+
+def test_any_text_becomes_one_printable_line_within_the_limit() -> None:
+    assert one_line("Phường\n\tThượng  Đình", 200) == "Phường Thượng Đình"
+    assert one_line("x" * 14_000, 200) == "x" * 199 + "…"
+    assert one_line("\u202ephường\u200b gì\x00\x7f?", 200) == "phường gì?"  # bidi, zero-width, control
+    assert one_line("a" + "\u0301\u0323\u0309" * 300 + " tỉnh", 200) == "a\u0301\u0323 tỉnh"  # stacked marks
+    assert one_line(unicodedata.normalize("NFD", "Nghệ An"), 200) == unicodedata.normalize("NFD", "Nghệ An")
+
+
+@given(st.text(max_size=400), st.integers(min_value=1, max_value=300))
+def test_one_line_never_exceeds_its_limit(text: str, limit: int) -> None:
+    line = one_line(text, limit)
+    assert len(line) <= limit and "\n" not in line and line == line.strip()

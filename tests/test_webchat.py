@@ -6,6 +6,7 @@ Needs: `apt-get install chromium` and `pip install playwright` (never `playwrigh
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -50,6 +51,17 @@ ANSWER = {
             "section": "Mục II",
             "text": "Tuyên truyền sâu rộng chủ trương sắp xếp đơn vị hành chính.",
             "score": 0.74,
+        },
+        {
+            "n": 3,
+            "doc": "1656_NQ-UBTVQH15.md",
+            "title": "Nghị quyết về việc sắp xếp các đơn vị hành chính cấp xã của thành phố Hà Nội",
+            "number": "1656/NQ-UBTVQH15",
+            "date": "2025-06-16",
+            "issuer": "Ủy ban Thường vụ Quốc hội",
+            "section": "Điều 1, khoản 126",
+            "text": "Sau khi sắp xếp, thành phố Hà Nội có 126 đơn vị hành chính cấp xã.",
+            "score": 0.62,
         },
     ],
     "latency_ms": 12.5,
@@ -119,19 +131,17 @@ def test_webchat_asks_renders_citations_and_sends_feedback(context) -> None:
             assert conversation and asked[0]["conversation"] == conversation
 
             cards = answer.locator(".citation")
-            assert cards.count() == 2
+            assert cards.count() == 3
             first, second = cards.nth(0), cards.nth(1)
-            assert "Nghị quyết về việc sắp xếp" in first.inner_text()
-            assert "1656/NQ-UBTVQH15" in first.inner_text()
-            assert "16/06/2025" in first.inner_text()
-            assert "Điều 1, khoản 31" in first.inner_text()
-            assert "03/2024" in second.inner_text()
+            assert "1656/NQ-UBTVQH15 · 16/06/2025 · Điều 1, khoản 31" in first.inner_text()
+            assert "02-KH/BTGDUK · 03/2024 · Mục II" in second.inner_text()
             passage = first.locator("blockquote")
-            assert not passage.is_visible()
+            assert not passage.is_visible() and not first.locator(".c-title").is_visible()
 
             answer.locator("button.cite-ref[data-n='1']").click()
             passage.wait_for(state="visible")
             assert first.locator("details").evaluate("d => d.open") is True
+            assert "Nghị quyết về việc sắp xếp" in first.locator(".c-title").inner_text()
             assert "<script>window.__pwned = true</script>" in passage.inner_text()
 
             # the server's "<script>" stayed text: no element injected, nothing ran
@@ -139,7 +149,7 @@ def test_webchat_asks_renders_citations_and_sends_feedback(context) -> None:
             assert page.locator("script").count() == 1  # the page's own
             assert page.evaluate("window.__pwned === undefined")
 
-            answer.get_by_role("button", name="Câu trả lời hữu ích").click()
+            answer.get_by_role("button", name="Hữu ích").click()
             page.get_by_text("Cảm ơn bạn đã góp ý!").wait_for()
             assert len(feedback) == 1
             assert feedback[0]["helpful"] is True
@@ -157,10 +167,55 @@ def test_webchat_asks_renders_citations_and_sends_feedback(context) -> None:
 
             # fits a phone: nothing wider than the viewport
             assert page.evaluate("document.documentElement.scrollWidth") <= 390
-
-            answer.scroll_into_view_if_needed()
-            OUTPUT.mkdir(exist_ok=True)
-            page.screenshot(path=str(OUTPUT / "webchat.png"), full_page=True)
             assert errors == [], errors
         finally:
             page.close()
+
+
+# rendered lines of an element's text (a line box per distinct top)
+LINES = """e => { const r = document.createRange(); r.selectNodeContents(e);
+                   return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; }"""
+# glyphs only a colour-emoji font draws (Debian's Chromium without one shows empty boxes)
+EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF]")
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_sources_take_a_line_each_and_feedback_needs_no_emoji_font(width: int) -> None:
+    """Three sources under a two-line answer: each a line (number, date, clause; on a phone a
+    long one may wrap once, between its parts), the title and quote behind "Xem đoạn trích";
+    the 👍/👎 buttons are drawn icons named "Hữu ích" and "Chưa đúng"."""
+    with running(fake_app([], [])) as base, browser(width, 844) as context:
+        context.set_default_timeout(8_000)
+        page = context.new_page()
+        page.goto(base + "/")
+        page.get_by_label("Câu hỏi của bạn").fill(QUESTION)
+        page.get_by_label("Câu hỏi của bạn").press("Enter")
+        answer = page.locator(".msg.bot:not(.typing)").last
+        answer.locator(".answer-text").wait_for()
+        cards = answer.locator(".citation")
+        assert cards.count() == 3
+        for i in range(3):
+            lines = cards.nth(i).locator(".c-ref").evaluate(LINES)
+            assert lines == 1 or (width < 481 and lines == 2), (width, i, lines)
+            assert not cards.nth(i).locator(".c-title").is_visible()
+            assert not cards.nth(i).locator("blockquote").is_visible()
+        summary = cards.nth(0).locator("summary")
+        assert "Xem đoạn trích" in summary.text_content()
+        written = cards.nth(0).get_by_text("Xem đoạn trích").bounding_box()["width"] > 1  # not sr-only
+        assert written == (width > 480)
+        sources = answer.locator(".citations").bounding_box()
+        assert sources["height"] < (220 if width < 481 else 180), sources
+
+        for name in ("Hữu ích", "Chưa đúng"):
+            button = answer.get_by_role("button", name=name, exact=True)
+            assert not EMOJI.search(button.inner_text())
+            icon = button.locator("svg path").evaluate("p => { const b = p.getBBox(); return [b.width, b.height]; }")
+            assert min(icon) > 10, icon
+        # the whole answer, its sources and its buttons are on one screen, even a phone's
+        shown, room = answer.bounding_box(), page.locator("#messages").bounding_box()
+        assert room["y"] <= shown["y"] and shown["y"] + shown["height"] <= room["y"] + room["height"]
+        OUTPUT.mkdir(exist_ok=True)
+        page.screenshot(path=str(OUTPUT / f"webchat-{width}.png"))
+        summary.click()
+        cards.nth(0).locator("blockquote").wait_for(state="visible")
+        page.screenshot(path=str(OUTPUT / f"webchat-{width}-source-open.png"))

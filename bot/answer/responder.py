@@ -203,7 +203,7 @@ def _unreadable(question: str) -> Answer | None:
         length, limit = group_thousands(len(question)), group_thousands(MAX_QUESTION_CHARS)
         size = template("refusal.too_long_size", length=length, limit=limit)
         text = f"{template('refusal.too_long')} {size}"
-        return Answer(question=question, answer=text, refused=True)
+        return Answer(question=question, answer=text, refused=True, topic=template("topic.unreadable"))
     if not any(c.isalnum() for c in question):
         return _refusal(question, "refusal.empty")
     return None

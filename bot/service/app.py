@@ -9,6 +9,7 @@ from dataclasses import asdict
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -28,12 +29,13 @@ from bot.channels.webchat import webchat_router
 from bot.config import Settings, load_settings
 from bot.service.admin import admin_router, require_admin
 from bot.service.convert_api import convert_router
-from bot.service.dashboard import dashboard_router
+from bot.service.dashboard import DATABASE_DOWN, dashboard_router
 from bot.service.health import Health
 from bot.service.security import secure_app
 from bot.service.webhooks import mount_channels
 from bot.state import open_state
 from bot.state.insights import Insights
+from bot.state.questionlog import DatabaseUnavailable
 from index.embeddings import EmbeddingModelError
 from index.retriever import Filters
 from index.search import EmbeddingMismatch
@@ -111,6 +113,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(webchat_router())
 
+    @app.exception_handler(DatabaseUnavailable)
+    async def database_down(_: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        """The statistics' database is down (statistics, dashboard, votes): a 503 that says so,
+        never a bare 500; questions are still answered, and logged once it is back."""
+        health.set("database", "degraded")
+        detail = {"detail": template("database.unavailable")}
+        return JSONResponse(detail, status_code=503, headers={"Retry-After": "5"})
+
     @app.post("/api/ask", response_model=Answer)
     async def ask(request: AskRequest) -> Answer:
         filters = Filters(request.documents, request.provinces, request.types)
@@ -135,14 +145,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(convert_router(engine))
     app.include_router(dashboard_router(settings, Insights(state.log)))
 
-    @app.post("/api/feedback", status_code=204)
+    @app.post("/api/feedback", status_code=204, responses=DATABASE_DOWN)
     def feedback(body: FeedbackRequest, request: Request) -> None:
         user = state.shared.hash_user("web", request.client.host if request.client else "")
         state.log.feedback(body.answer_id, user, body.helpful)
 
     @app.get(
         "/api/stats",
-        responses={401: {"description": "thiếu hoặc sai mã quản trị"}},
+        responses={401: {"description": "thiếu hoặc sai mã quản trị"}, **DATABASE_DOWN},
         dependencies=[Depends(require_admin(settings))],
     )
     def stats(

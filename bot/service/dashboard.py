@@ -27,6 +27,11 @@ CHANNELS = ("", "web", "tg", "zalo")
 _LOGIN = (STATIC / "login.html").read_text(encoding="utf-8")
 Days = Annotated[int, Query(ge=1, le=3650, description="số ngày gần nhất")]
 Channel = Annotated[str, Query(description="web, tg, zalo; trống = mọi kênh")]
+# a route using the statistics' database documents this (the app's handler answers it)
+DATABASE_DOWN: dict[int | str, dict[str, Any]] = {
+    503: {"description": "cơ sở dữ liệu thống kê không kết nối được (lời báo tiếng Việt)"}
+}
+PANEL_REPLIES = {401: {"description": "chưa đăng nhập"}, **DATABASE_DOWN}
 
 
 def session_value(token: str) -> str:
@@ -92,13 +97,13 @@ def dashboard_router(settings: Settings, insights: Insights) -> APIRouter:
                 return FileResponse(folder / name)
         raise HTTPException(404)
 
-    @router.get("/api/admin/insights", responses={401: {"description": "chưa đăng nhập"}})
+    @router.get("/api/admin/insights", responses=PANEL_REPLIES)
     def panels(request: Request, days: Days = 30, channel: Channel = "") -> dict[str, Any]:
         """Every panel of the dashboard (cookie of /admin, or the admin token as Bearer)."""
         require(request)
         return insights.panels(_period(days, channel))
 
-    @router.get("/api/admin/export/{panel}.csv", responses={401: {"description": "chưa đăng nhập"}})
+    @router.get("/api/admin/export/{panel}.csv", responses=PANEL_REPLIES)
     def export(request: Request, panel: str, days: Days = 30, channel: Channel = "") -> Response:
         """One panel as CSV (UTF-8 with BOM)."""
         require(request)

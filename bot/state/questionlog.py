@@ -10,7 +10,8 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.state.migrations import migrate
 from ingest.text import fold, syllables
@@ -39,6 +41,8 @@ from ingest.text import fold, syllables
 log = logging.getLogger(__name__)
 DAY_S = 86_400.0
 PENDING_ROWS = 100_000  # questions kept in memory while the database is down
+# what the database (or the way to it) being down looks like; a wrong query is none of them
+OUTAGE = (OperationalError, InterfaceError, PoolTimeout, OSError)
 metadata = MetaData()
 questions = Table(
     "questions",
@@ -65,6 +69,19 @@ feedback = Table(
     Column("helpful", Boolean, nullable=False),
     Column("at", Float, nullable=False, index=True),
 )
+
+
+class DatabaseUnavailable(Exception):
+    """The question database cannot be reached now (`/healthz` says `database: degraded`)."""
+
+
+@contextmanager
+def reached() -> Iterator[None]:
+    """Raise DatabaseUnavailable for an outage inside the block, so a reader can say so."""
+    try:
+        yield
+    except OUTAGE as exc:
+        raise DatabaseUnavailable(type(exc).__name__) from exc
 
 
 @dataclass(frozen=True)
@@ -188,16 +205,16 @@ class QuestionLog:
             index_elements=["answer_id", "user_hash"],
             set_={"helpful": insert.excluded.helpful, "at": insert.excluded.at},
         )
-        self._migrate()
-        with self.engine.begin() as db:
-            db.execute(upsert)
+        with reached():
+            self._migrate()
+            with self.engine.begin() as db:
+                db.execute(upsert)
 
     def stats(self, days: int = 30, top: int = 10) -> Stats:
         """Usage over the last `days` days."""
         since = self._clock() - days * DAY_S
         recent = questions.c.at >= since
-        self._migrate()
-        with self.engine.connect() as db:
+        with self.reading() as db:
             total, declined, users = db.execute(
                 select(func.count(), count_where(questions.c.refused), func.count(questions.c.user_hash.distinct()))
                 .where(recent)
@@ -221,10 +238,14 @@ class QuestionLog:
                 feedback_down=int(down),
             )
 
-    def connect(self) -> Connection:
-        """A connection for reading (the dashboard), the schema brought up to date first."""
-        self._migrate()
-        return self.engine.connect()
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for reading (the statistics, the dashboard), the schema brought up to
+        date first; DatabaseUnavailable while the database is down."""
+        with reached():
+            self._migrate()
+            with self.engine.connect() as db:
+                yield db
 
     def prune(self, older_than_days: int) -> int:
         cutoff = self._clock() - older_than_days * DAY_S

@@ -19,10 +19,13 @@ function filters() {
   });
 }
 
+const LONG = 40;  // characters: a longer text (an example, an answer) may break anywhere
+
 function cell(row, text, numeric) {
   const td = document.createElement(row.parentElement && row.parentElement.tagName === "THEAD" ? "th" : "td");
   td.textContent = text;
   if (numeric) td.className = "n";
+  else if (String(text).length > LONG) td.className = "long";  // a run of 200 "x" must not widen the table
   row.appendChild(td);
 }
 
@@ -96,17 +99,29 @@ function render(data) {
   document.querySelectorAll("a.csv").forEach((a) => { a.href = `/api/admin/export/${a.dataset.panel}.csv?${filters()}`; });
 }
 
+// Why the figures did not come: the service's own words (its JSON `detail`, e.g. the database
+// being down), else the status code.
+async function problem(reply) {
+  try {
+    const body = await reply.json();
+    if (typeof body.detail === "string") return body.detail;
+  } catch (ignored) { /* not JSON */ }
+  return `Không tải được số liệu (HTTP ${reply.status}). Thử lại sau.`;
+}
+
 async function load() {
   const status = document.getElementById("status");
   status.textContent = "Đang tải…";
   try {
     const reply = await fetch(`/api/admin/insights?${filters()}`, { credentials: "same-origin" });
     if (reply.status === 401) { window.location.assign("/admin"); return; }
-    if (!reply.ok) throw new Error(`HTTP ${reply.status}`);
+    if (!reply.ok) throw new Error(await problem(reply));
     render(await reply.json());
+    document.body.classList.remove("unavailable");
     status.textContent = "";
   } catch (error) {
-    status.textContent = `Không tải được số liệu (${error.message}). Thử lại sau.`;
+    document.body.classList.add("unavailable");  // the message instead of empty charts
+    status.textContent = error instanceof TypeError ? `Không tải được số liệu (${error.message}). Thử lại sau.` : error.message;
   }
 }
 
