@@ -21,7 +21,7 @@ import httpx
 from fastapi import APIRouter, HTTPException, Request
 
 from bot.channels.contract import APOLOGY, Asker, Receive
-from bot.channels.formatting import plain_text, split_message
+from bot.channels.formatting import plain_messages
 from bot.state.contract import SharedState
 
 logger = logging.getLogger(__name__)
@@ -231,7 +231,7 @@ class ZaloBot:
             logger.exception("the Asker failed on a Zalo message")
             await self._client.send_text(sender, APOLOGY)
             return
-        for piece in split_message(plain_text(answer), ZALO_LIMIT):
+        for piece in plain_messages(answer, ZALO_LIMIT):
             if not await self._client.send_text(sender, piece):
                 break  # a gap would garble the answer: stop at the first piece not delivered
 
