@@ -5,8 +5,8 @@ Facebook posts.
 the Page token in the `access_token` query parameter and checks a message as Facebook does (a
 recipient, `messaging_type`, text of at most 2,000 characters, at most 13 quick replies with
 labels of at most 20); `refuse_token()` makes every call answer error 190 until
-`accept_token()`; `limit(code, times)` answers the next calls with a rate-limit error. Every
-request is recorded in `fake.requests`.
+`accept_token()`; `fail(code, times)` answers the next sends with Graph error `code` (4 and 613
+are rate limits). Every request is recorded in `fake.requests`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,11 @@ PSID = "7301000000000001"
 MESSAGES_PATH = f"/{VERSION}/me/messages"
 ME_PATH = f"/{VERSION}/me"
 TEXT_LIMIT, QUICK_REPLIES, TITLE_LIMIT = 2000, 13, 20
+ERRORS = {
+    4: "(#4) Application request limit reached",
+    613: "(#613) Calls to this api have exceeded the rate limit.",
+    551: "(#551) This person isn't available right now.",
+}
 
 
 def graph_error(code: int, message: str, status: int = 400) -> JSONResponse:
@@ -44,8 +49,8 @@ class FakeFacebook:
     token: str = PAGE_TOKEN
     requests: list[dict[str, Any]] = field(default_factory=list)
     refusing: bool = False
-    _limit_code: int = 0
-    _limit_left: int = 0
+    _fail_code: int = 0
+    _fail_left: float = 0
 
     def refuse_token(self) -> None:
         self.refusing = True
@@ -53,9 +58,9 @@ class FakeFacebook:
     def accept_token(self) -> None:
         self.refusing = False
 
-    def limit(self, code: int = 613, times: int = 1) -> None:
-        """Answer the next `times` sends with rate-limit error `code`."""
-        self._limit_code, self._limit_left = code, times
+    def fail(self, code: int = 613, times: float = 1) -> None:
+        """Answer the next `times` sends (`inf`: all) with Graph error `code`."""
+        self._fail_code, self._fail_left = code, times
 
     def calls(self, path: str = MESSAGES_PATH) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["path"] == path]
@@ -75,9 +80,9 @@ class FakeFacebook:
         """The error Facebook would answer to this send, or None."""
         if self.refusing or record["access_token"] != self.token:
             return graph_error(190, "Error validating access token: The session has been invalidated.")
-        if self._limit_left > 0:
-            self._limit_left -= 1
-            return graph_error(self._limit_code, "Calls to this api have exceeded the rate limit.")
+        if self._fail_left > 0:
+            self._fail_left -= 1
+            return graph_error(self._fail_code, ERRORS.get(self._fail_code, "An unknown error occurred"))
         body = record["json"]
         message = body.get("message") or {}
         replies = message.get("quick_replies", [])

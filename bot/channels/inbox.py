@@ -196,7 +196,8 @@ class Inbox:
         except Later as exc:
             finished = False
             DELIVERIES.labels(channel=delivery.channel, outcome="later").inc()
-            log.warning("delivery %s/%s put off: %s", delivery.channel, delivery.update_id, exc)
+            # debug only: the channel logs the cause once, not at every retry
+            log.debug("delivery %s/%s put off: %s", delivery.channel, delivery.update_id, exc)
         except Exception:
             log.exception("handling delivery %s/%s failed", delivery.channel, delivery.update_id)
         finally:
