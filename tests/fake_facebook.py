@@ -38,8 +38,8 @@ ERRORS = {
 
 
 def graph_error(code: int, message: str, status: int = 400) -> JSONResponse:
-    body = {"error": {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AbCdEf"}}
-    return JSONResponse(body, status_code=status)
+    error = {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AbCdEf"}
+    return JSONResponse({"error": error}, status_code=status)
 
 
 @dataclass
@@ -79,17 +79,17 @@ class FakeFacebook:
     def check(self, record: dict[str, Any]) -> JSONResponse | None:
         """The error Facebook would answer to this send, or None."""
         if self.refusing or record["access_token"] != self.token:
-            return graph_error(190, "Error validating access token: The session has been invalidated.")
+            return graph_error(190, "Error validating access token: the session is invalid.")
         if self._fail_left > 0:
             self._fail_left -= 1
-            return graph_error(self._fail_code, ERRORS.get(self._fail_code, "An unknown error occurred"))
+            return graph_error(self._fail_code, ERRORS.get(self._fail_code, "Unknown error"))
         body = record["json"]
         message = body.get("message") or {}
         replies = message.get("quick_replies", [])
         if not body.get("recipient", {}).get("id") or body.get("messaging_type") != "RESPONSE":
             return graph_error(100, "(#100) The parameter recipient is required")
         if not message.get("text") or len(message["text"]) > TEXT_LIMIT:
-            return graph_error(100, "(#100) Length of param message[text] must be less than or equal to 2000")
+            return graph_error(100, "(#100) Length of param message[text] must be at most 2000")
         if len(replies) > QUICK_REPLIES or any(len(r["title"]) > TITLE_LIMIT for r in replies):
             return graph_error(100, "(#100) param message[quick_replies] is invalid")
         return None
@@ -102,13 +102,14 @@ def create_app(fake: FakeFacebook) -> FastAPI:
     @app.post(MESSAGES_PATH)
     async def send(request: Request) -> JSONResponse:
         record = {"path": MESSAGES_PATH, "access_token": request.query_params.get("access_token")}
-        record |= {"json": json.loads(await request.body()), "accepted": False, "at": time.monotonic()}
+        record |= {"json": json.loads(await request.body()), "accepted": False}
         fake.requests.append(record)
         if refused := fake.check(record):
             return refused
         record["accepted"] = True
         message_id = "m_" + hashlib.sha1(f"{time.time_ns()}".encode()).hexdigest()
-        return JSONResponse({"recipient_id": record["json"]["recipient"]["id"], "message_id": message_id})
+        recipient = record["json"]["recipient"]["id"]
+        return JSONResponse({"recipient_id": recipient, "message_id": message_id})
 
     @app.get(ME_PATH)
     async def me(request: Request) -> JSONResponse:
@@ -171,7 +172,8 @@ def read_item(psid: str = PSID) -> dict[str, Any]:
 def webhook_body(*entries: list[dict[str, Any]]) -> dict[str, Any]:
     """A Page webhook POST: one entry per list of messaging items."""
     now = int(time.time() * 1000)
-    return {"object": "page", "entry": [{"id": PAGE_ID, "time": now, "messaging": m} for m in entries]}
+    entry = [{"id": PAGE_ID, "time": now, "messaging": items} for items in entries]
+    return {"object": "page", "entry": entry}
 
 
 def signed(body: dict[str, Any], secret: str = APP_SECRET) -> tuple[bytes, dict[str, str]]:

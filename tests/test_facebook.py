@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -77,7 +76,7 @@ def fake() -> FakeFacebook:
 @pytest.fixture
 def page(fake: FakeFacebook) -> Iterator[FacebookSettings]:
     with running(create_app(fake)) as url:
-        yield FacebookSettings(PAGE_TOKEN, APP_SECRET, VERIFY_TOKEN, api_base_url=f"{url}/{VERSION}")
+        yield FacebookSettings(PAGE_TOKEN, APP_SECRET, VERIFY_TOKEN, f"{url}/{VERSION}")
 
 
 @pytest.fixture
@@ -128,17 +127,18 @@ def channel(page: FacebookSettings, store: StateStore) -> Iterator[Channel]:
 # --- the handshake and the signature --------------------------------------------------------------
 
 
-def handshake(url: str, **params: str) -> httpx.Response:
-    return httpx.get(url, params={f"hub.{k}": v for k, v in params.items()}, timeout=10)
+def handshake(url: str, challenge: str = "1", **params: str) -> httpx.Response:
+    query = {"hub.challenge": challenge, **{f"hub.{k}": v for k, v in params.items()}}
+    return httpx.get(url, params=query, timeout=10)
 
 
 def test_the_handshake_echoes_the_challenge_and_refuses_anything_else(channel: Channel) -> None:
-    reply = handshake(channel.url, mode="subscribe", verify_token=VERIFY_TOKEN, challenge="1158201444")
+    reply = handshake(channel.url, "1158201444", mode="subscribe", verify_token=VERIFY_TOKEN)
     assert (reply.status_code, reply.text) == (200, "1158201444")
     assert reply.headers["content-type"].startswith("text/plain")
-    assert handshake(channel.url, mode="subscribe", verify_token="wrong-token", challenge="1").status_code == 403
-    assert handshake(channel.url, mode="unsubscribe", verify_token=VERIFY_TOKEN, challenge="1").status_code == 403
-    assert handshake(channel.url, challenge="1").status_code == 403
+    assert handshake(channel.url, mode="subscribe", verify_token="wrong-token").status_code == 403
+    assert handshake(channel.url, mode="unsubscribe", verify_token=VERIFY_TOKEN).status_code == 403
+    assert handshake(channel.url).status_code == 403
 
 
 @pytest.mark.parametrize(
@@ -176,7 +176,9 @@ def test_signed_but_not_json_is_400(channel: Channel) -> None:
 # --- replies ------------------------------------------------------------------------------------
 
 
-def test_a_message_is_acknowledged_at_once_then_answered(channel: Channel, fake: FakeFacebook) -> None:
+def test_a_message_is_acknowledged_at_once_then_answered(
+    channel: Channel, fake: FakeFacebook
+) -> None:
     channel.asker.delay = 0.5
     started = time.monotonic()
     assert channel.post(webhook_body([text_item("m-1", ANSWER.question)])) == 200
@@ -272,7 +274,10 @@ def test_quick_replies_suggest_next_questions_and_collect_votes(
     assert channel.post(webhook_body(taps[:2], taps[2:])) == 200
     wait_until(lambda: len(fake.sent()) >= 5)
     assert channel.asker.asked[-1] == (suggestion.removeprefix("ask:"), f"facebook:{PSID}")
-    assert sorted(channel.votes) == [("a1b2c3d4", PSID, True), ("a1b2c3d4", "7301000000000999", False)]
+    assert sorted(channel.votes) == [
+        ("a1b2c3d4", PSID, True),
+        ("a1b2c3d4", "7301000000000999", False),
+    ]
     assert fake.texts("7301000000000999") == [template("chat.thanks")]
     assert fake.texts("7301000000000998") == [template("chat.greeting")]
 
@@ -294,7 +299,9 @@ def test_answers_hold_no_markdown() -> None:
 
 
 @pytest.mark.parametrize("code", [4, 613])
-def test_rate_limits_are_retried_with_backoff(channel: Channel, fake: FakeFacebook, code: int) -> None:
+def test_rate_limits_are_retried_with_backoff(
+    channel: Channel, fake: FakeFacebook, code: int
+) -> None:
     fake.fail(code, times=2)
     started = time.monotonic()
     assert channel.post(webhook_body([text_item("m-rate", "câu hỏi")])) == 200
@@ -368,3 +375,187 @@ def test_retries_that_run_out_put_the_delivery_off(
     with pytest.raises(Later):
         asyncio.run(send())
     assert len(fake.calls()) == 3 and statuses == ["degraded"]
+
+
+# --- the real service -----------------------------------------------------------------------------
+
+ADMIN = "admin-token-for-facebook-tests"
+CONVERSATIONS = [
+    "phường Thanh Xuân Bắc giờ là phường gì?",
+    "xã Tri Phương sáp nhập với xã nào?",
+    "Tỉnh Hà Giang cũ giờ là tỉnh nào?",
+    "Thành phố Hà Nội có bao nhiêu xã, phường sau sắp xếp?",
+    "phường 1 quận 3 nay là phường nào",
+    "P. Thượng Đình, Q. Thanh Xuân nay là phường nào?",
+    "Thái Bình nhập vào tỉnh nào rồi?",
+    "Quảng Ninh có bao nhiêu xã, phường sau sắp xếp?",
+    "Phường Bàn Cờ, Thành phố Hồ Chí Minh gồm những đơn vị cũ nào?",
+    "số 12 phố Nguyễn Trãi, phường Thượng Đình, quận Thanh Xuân, Hà Nội",
+    "Sau sáp nhập thì lương giáo viên có tăng không?",
+    "phuong thuong dinh gio la phuong gi",
+]
+LONG_QUESTION = "phường 1 giờ là phường nào"  # 13 namesakes: about 2,500 characters
+
+
+@pytest.fixture(scope="module")
+def graph_api() -> Iterator[tuple[FakeFacebook, str]]:
+    fake = FakeFacebook()
+    with running(create_app(fake)) as url:
+        yield fake, f"{url}/{VERSION}"
+
+
+@pytest.fixture(scope="module")
+def service(index_root: Path, settings, tmp_path_factory, graph_api) -> Iterator[Service]:
+    env = {
+        "SAPXEP_EMBEDDING_MODEL": settings.embedding_model,
+        "SAPXEP_ADMIN_TOKEN": ADMIN,
+        "SAPXEP_DELIVERY_LEASE_S": "2",
+        "FACEBOOK_PAGE_ACCESS_TOKEN": PAGE_TOKEN,
+        "FACEBOOK_APP_SECRET": APP_SECRET,
+        "FACEBOOK_VERIFY_TOKEN": VERIFY_TOKEN,
+        "FACEBOOK_API_BASE_URL": graph_api[1],
+    }
+    served = Service(index_root, tmp_path_factory.mktemp("facebook"), env)
+    served.start()
+    try:
+        yield served
+    finally:
+        served.stop()
+
+
+def healthz(service: Service) -> dict[str, Any]:
+    reply = httpx.get(f"{service.url}/healthz", timeout=10)
+    assert reply.status_code == 200
+    return reply.json()
+
+
+def deliver(service: Service, *entries: list[dict[str, Any]]) -> int:
+    """POST one signed webhook call, one entry per list of messaging items; its status."""
+    raw, headers = signed(webhook_body(*entries))
+    url = f"{service.url}/webhooks/facebook"
+    return httpx.post(url, content=raw, headers=headers, timeout=30).status_code
+
+
+def api_answer(service: Service, question: str) -> Answer:
+    reply = httpx.post(f"{service.url}/api/ask", json={"question": question}, timeout=60)
+    assert reply.status_code == 200
+    return Answer.model_validate(reply.json())
+
+
+def test_the_service_answers_the_handshake_and_checks_the_token(
+    service: Service, graph_api: tuple[FakeFacebook, str]
+) -> None:
+    url = f"{service.url}/webhooks/facebook"
+    reply = handshake(url, "987654321", mode="subscribe", verify_token=VERIFY_TOKEN)
+    assert (reply.status_code, reply.text) == (200, "987654321")
+    assert handshake(url, mode="subscribe", verify_token="not-the-token").status_code == 403
+    assert healthz(service)["parts"]["facebook"] == "ok"
+    assert [c["access_token"] for c in graph_api[0].calls(ME_PATH)] == [PAGE_TOKEN]
+
+
+def test_the_service_refuses_unsigned_and_forged_deliveries(
+    service: Service, graph_api: tuple[FakeFacebook, str]
+) -> None:
+    fake, psid = graph_api[0], "7302000000000001"
+    raw, _ = signed(webhook_body([text_item("svc-forged", CONVERSATIONS[0], psid=psid)]))
+    url = f"{service.url}/webhooks/facebook"
+    forged = {"X-Hub-Signature-256": sign(raw, "a-guessed-app-secret")}
+    assert [httpx.post(url, content=raw, headers=h).status_code for h in ({}, forged)] == [403, 403]
+    time.sleep(1)
+    assert all(c["json"]["recipient"]["id"] != psid for c in fake.calls())
+
+
+def test_twelve_conversations_in_pairs_every_post_twice_get_one_reply_each(
+    service: Service, graph_api: tuple[FakeFacebook, str]
+) -> None:
+    fake = graph_api[0]
+    psids = [f"73030000000000{i:02d}" for i in range(len(CONVERSATIONS))]
+    pairs = enumerate(zip(CONVERSATIONS, psids, strict=True))
+    items = [text_item(f"svc-m{i}", question, psid=psid) for i, (question, psid) in pairs]
+    bodies = [webhook_body([items[i]], [items[i + 1]]) for i in range(0, len(items), 2)]
+
+    async def deliver_every_post_twice() -> list[int]:
+        async with httpx.AsyncClient(base_url=service.url, timeout=30) as http:
+            posts = [http.post("/webhooks/facebook", content=raw, headers=headers)
+                     for raw, headers in map(signed, bodies) for _ in range(2)]  # fmt: skip
+            return [r.status_code for r in await asyncio.gather(*posts)]
+
+    started = time.monotonic()
+    assert asyncio.run(deliver_every_post_twice()) == [200] * 12
+    acknowledged = time.monotonic() - started
+    wait_until(lambda: all(fake.sent(p) for p in psids), timeout=90)
+    answered = time.monotonic() - started
+    time.sleep(3)  # past the 2 s lease: a second reply would have come by now
+    print(f"12 conversations: acknowledged in {acknowledged:.2f} s, answered in {answered:.1f} s")
+    for psid, question in zip(psids, CONVERSATIONS, strict=True):
+        [message] = fake.sent(psid)
+        assert len(message["text"]) <= FACEBOOK_LIMIT
+        assert not any(mark in message["text"] for mark in MARKDOWN)
+        assert message["text"] == plain_text(api_answer(service, question)), question
+        assert [r["title"] for r in message["quick_replies"]][-2:] == ["👍", "👎"]
+    first = fake.sent(psids[0])[0]["quick_replies"]
+    labels = ["Thanh Xuân gồm gì?", "Thanh Liệt gồm gì?", "Số xã ở Hà Nội", "👍", "👎"]
+    assert [r["title"] for r in first] == labels
+
+
+def test_a_long_answer_arrives_in_parts_in_order(
+    service: Service, graph_api: tuple[FakeFacebook, str]
+) -> None:
+    fake, psid = graph_api[0], "7304000000000001"
+    assert deliver(service, [text_item("svc-long", LONG_QUESTION, psid=psid)]) == 200
+    wait_until(lambda: len(fake.sent(psid)) >= 2, timeout=60)
+    time.sleep(1)
+    texts = fake.texts(psid)
+    whole = plain_text(api_answer(service, LONG_QUESTION))
+    assert len(whole) > FACEBOOK_LIMIT and len(texts) == 2
+    assert all(len(text) <= FACEBOOK_LIMIT for text in texts)
+    assert " ".join(texts).split() == whole.split()
+    assert [bool(m.get("quick_replies")) for m in fake.sent(psid)] == [False, True]
+
+
+def test_votes_and_questions_are_counted_for_the_channel_with_hashed_ids(
+    service: Service, graph_api: tuple[FakeFacebook, str]
+) -> None:
+    fake, psid = graph_api[0], "7305000000000001"
+    assert deliver(service, [text_item("svc-vote-q", CONVERSATIONS[3], psid=psid)]) == 200
+    wait_until(lambda: fake.sent(psid), timeout=60)
+    down = fake.sent(psid)[0]["quick_replies"][-1]
+    tap = text_item("svc-vote", down["title"], psid=psid, payload=down["payload"])
+    assert deliver(service, [tap]) == 200
+    wait_until(lambda: len(fake.sent(psid)) == 2, timeout=30)
+    assert fake.texts(psid)[1] == template("chat.thanks")
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    stats = httpx.get(f"{service.url}/api/stats", headers=auth, timeout=30).json()
+    assert stats["by_channel"]["facebook"] >= 1 and stats["feedback_down"] == 1
+    insights = httpx.get(
+        f"{service.url}/api/admin/insights",
+        params={"channel": "facebook"},
+        headers=auth,
+        timeout=30,
+    )
+    assert insights.status_code == 200 and insights.json()["latency"][0]["cau_hoi"] >= 1
+    stored = b"".join(p.read_bytes() for p in service.data_dir.glob("*.sqlite3*"))
+    assert psid.encode() not in stored and b"facebook" in stored
+
+
+def test_an_invalid_page_token_shows_as_degraded_and_nothing_is_lost(
+    service: Service, graph_api: tuple[FakeFacebook, str]
+) -> None:
+    fake, psids = graph_api[0], ["7306000000000001", "7306000000000002"]
+    fake.refuse_token()
+    try:
+        for n, psid in enumerate(psids):
+            assert deliver(service, [text_item(f"svc-190-{n}", CONVERSATIONS[2], psid=psid)]) == 200
+        wait_until(lambda: healthz(service)["parts"]["facebook"] == "degraded", timeout=60)
+        assert healthz(service)["status"] == "degraded"
+        time.sleep(3)  # retried after the 2 s lease, refused again
+        assert all(not fake.sent(p) for p in psids)
+    finally:
+        fake.accept_token()
+    wait_until(lambda: all(fake.sent(p) for p in psids), timeout=30)
+    time.sleep(3)
+    assert [len(fake.sent(p)) for p in psids] == [1, 1]
+    assert healthz(service)["parts"]["facebook"] == "ok"
+    log = service.log.read_text(errors="replace")
+    assert log.count("Facebook refuses the Page access token") == 1
+    assert PAGE_TOKEN not in log and "access_token=***" in log

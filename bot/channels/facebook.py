@@ -368,7 +368,8 @@ def facebook_router(settings: FacebookSettings, receive: Receive) -> APIRouter:
     )
     async def facebook_webhook(request: Request) -> dict[str, bool]:
         raw = await request.body()
-        if not verify_signature(settings.app_secret, raw, request.headers.get(SIGNATURE_HEADER, "")):
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        if not verify_signature(settings.app_secret, raw, signature):
             raise HTTPException(403, "chữ ký không đúng")
         try:
             body = json.loads(raw)
