@@ -14,11 +14,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Annotated, Any
 
 import httpx
@@ -26,8 +26,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from bot.answer.models import Answer
-from bot.channels.contract import APOLOGY, Asker, Receive
-from bot.channels.formatting import Suggestion, plain_messages, suggested_questions
+from bot.channels.contract import APOLOGY, Asker, Receive, answer_in_order, json_object
+from bot.channels.formatting import plain_messages, suggested_questions
 from bot.channels.inbox import Later
 from prompts import template
 
@@ -246,9 +246,9 @@ def quick_reply(title: str, payload: str) -> dict[str, str]:
     return {"content_type": "text", "title": title, "payload": payload}
 
 
-def quick_replies(answer: Answer, suggestions: list[Suggestion]) -> list[dict[str, str]]:
-    """The suggested next questions, then 👍/👎 when the answer has an id to vote on."""
-    replies = [quick_reply(s.label, ASK + s.question) for s in suggestions]
+def quick_replies(answer: Answer) -> list[dict[str, str]]:
+    """The next questions the answer suggests, then 👍/👎 when it has an id to vote on."""
+    replies = [quick_reply(s.label, ASK + s.question) for s in suggested_questions(answer)]
     if answer.answer_id:
         replies += [
             quick_reply("👍", f"fb:1:{answer.answer_id}"),
@@ -261,7 +261,7 @@ def messages(answer: Answer) -> list[dict[str, Any]]:
     """The answer as Send API messages: plain text in pieces of at most `FACEBOOK_LIMIT`
     characters, sources last; the quick replies ride on the last piece."""
     pieces: list[dict[str, Any]] = [{"text": p} for p in plain_messages(answer, FACEBOOK_LIMIT)]
-    replies = quick_replies(answer, suggested_questions(answer))
+    replies = quick_replies(answer)
     if pieces and replies:
         pieces[-1]["quick_replies"] = replies
     return pieces
@@ -295,20 +295,16 @@ class FacebookBot:
             await self.reply(event, event.text)
 
     async def reply(self, event: Event, question: str) -> None:
-        """Ask (the Asker rate-limits and logs), then send the answer in order; a piece refused
-        for good stops the rest, since a gap would garble the answer."""
-        conversation = f"{CHANNEL}:{event.sender}"
-        try:
-            answer = await asyncio.to_thread(
-                self._asker.ask, question, conversation, f"{CHANNEL}:{event.mid}"
-            )
-        except Exception:
-            logger.exception("the Asker failed on a Facebook message")
-            await self._client.send(event.sender, {"text": APOLOGY})
-            return
-        for message in messages(answer):
-            if not await self._client.send(event.sender, message):
-                break
+        """Ask, then send the answer's messages in order."""
+        await answer_in_order(
+            self._asker,
+            question,
+            f"{CHANNEL}:{event.sender}",
+            f"{CHANNEL}:{event.mid}",
+            messages,
+            partial(self._client.send, event.sender),
+            {"text": APOLOGY},
+        )
 
     async def _vote(self, sender: str, answer_id: str, helpful: bool) -> None:
         if self._on_feedback is not None:
@@ -371,13 +367,7 @@ def facebook_router(settings: FacebookSettings, receive: Receive) -> APIRouter:
         signature = request.headers.get(SIGNATURE_HEADER, "")
         if not verify_signature(settings.app_secret, raw, signature):
             raise HTTPException(403, "chữ ký không đúng")
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            raise HTTPException(400, "nội dung không phải JSON") from None
-        if not isinstance(body, dict):
-            raise HTTPException(400, "cần một đối tượng JSON")
-        for event, item in events(body):
+        for event, item in events(json_object(raw)):
             await receive(CHANNEL, event.mid, item)
         return {"ok": True}
 
