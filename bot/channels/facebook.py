@@ -199,8 +199,11 @@ class FacebookClient:
             if isinstance(problem, int) and problem not in RETRIED_CODES:
                 logger.warning("Facebook message not sent: error %s", problem)
                 return False
+        tries = len(BACKOFF_S) + 1
+        if self._status == "ok":  # once per outage, not per message
+            logger.warning("Facebook Send API: %s after %d tries; replies wait", problem, tries)
         self._set("degraded")
-        raise Later(f"Facebook Send API: {problem} after {len(BACKOFF_S) + 1} tries")
+        raise Later(f"Facebook Send API: {problem} after {tries} tries")
 
     async def _post(self, body: dict[str, Any]) -> int | str | None:
         """One POST /me/messages: None when sent, else the Graph error code, or the HTTP status
@@ -355,7 +358,7 @@ def facebook_router(settings: FacebookSettings, receive: Receive) -> APIRouter:
         challenge: Annotated[str, Query(alias="hub.challenge")] = "",
     ) -> str:
         expected = settings.verify_token.encode()
-        if mode != "subscribe" or not hmac.compare_digest(token.encode(), expected):
+        if mode != "subscribe" or not expected or not hmac.compare_digest(token.encode(), expected):
             raise HTTPException(403, "mã xác minh không đúng")
         return challenge
 
