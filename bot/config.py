@@ -21,6 +21,9 @@ SECRET_FIELDS = (
     "zalo_oa_secret_key",
     "zalo_access_token",
     "zalo_refresh_token",
+    "facebook_page_access_token",
+    "facebook_app_secret",
+    "facebook_verify_token",
     "admin_token",
     "llm_api_key",
 )
@@ -33,6 +36,11 @@ URL_FIELDS = {
     "telegram_api_base_url": ("http", "https"),
     "zalo_api_base_url": ("http", "https"),
     "zalo_oauth_base_url": ("http", "https"),
+    "facebook_api_base_url": ("http", "https"),
+}
+# A channel runs only with all of its secrets: a webhook checked against an empty key is open.
+CHANNEL_SECRETS = {
+    "Facebook": ("facebook_page_access_token", "facebook_app_secret", "facebook_verify_token"),
 }
 PREFIX = "SAPXEP_"
 # Knobs of the test suite and the benchmarks: they share the prefix but are not settings.
@@ -81,6 +89,12 @@ class Settings(BaseSettings):
     zalo_refresh_token: str = Field("", alias="ZALO_REFRESH_TOKEN")
     zalo_api_base_url: str = Field("https://openapi.zalo.me", alias="ZALO_API_BASE_URL")
     zalo_oauth_base_url: str = Field("https://oauth.zaloapp.com", alias="ZALO_OAUTH_BASE_URL")
+    facebook_page_access_token: str = Field("", alias="FACEBOOK_PAGE_ACCESS_TOKEN")
+    facebook_app_secret: str = Field("", alias="FACEBOOK_APP_SECRET")
+    facebook_verify_token: str = Field("", alias="FACEBOOK_VERIFY_TOKEN")
+    facebook_api_base_url: str = Field(
+        "https://graph.facebook.com/v21.0", alias="FACEBOOK_API_BASE_URL"
+    )
     # Browser origins allowed to call the API from other sites; empty = same origin only.
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="SAPXEP_CORS_ORIGINS"
@@ -138,6 +152,13 @@ def checked_settings(environ: Mapping[str, str] | None = None, env_file: Path = 
             raise ConfigError(
                 f"{_alias(field)} quá ngắn ({len(value)} ký tự): một khóa bí mật cần ít nhất "
                 f"{MIN_SECRET_CHARS} ký tự."
+            )
+    for channel, fields in CHANNEL_SECRETS.items():
+        missing = [_alias(field) for field in fields if not getattr(settings, field)]
+        if missing and len(missing) < len(fields):
+            raise ConfigError(
+                f"Kênh {channel} cần đủ {', '.join(map(_alias, fields))}: còn thiếu "
+                f"{', '.join(missing)}."
             )
     for field, schemes in URL_FIELDS.items():
         value = getattr(settings, field)

@@ -27,6 +27,13 @@ from bot.service.security import Redactor
         ),
         ("SAPXEP_LLM_BASE_URL", "http://127.0.0.1:abc/v1", "không phải địa chỉ hợp lệ"),
         ("SAPXEP_DELIVERY_LEASE_S", "-5", "Giá trị «-5» của SAPXEP_DELIVERY_LEASE_S không hợp lệ"),
+        ("FACEBOOK_VERIFY_TOKEN", "abc", "FACEBOOK_VERIFY_TOKEN quá ngắn (3 ký tự)"),
+        (
+            "FACEBOOK_PAGE_ACCESS_TOKEN",
+            "EAAPageAccessToken",
+            "còn thiếu FACEBOOK_APP_SECRET, FACEBOOK_VERIFY_TOKEN",
+        ),
+        ("FACEBOOK_API_BASE_URL", "graph.facebook.com/v21.0", "không phải địa chỉ hợp lệ"),
     ],
 )
 def test_a_bad_setting_stops_the_cli_with_one_line(

@@ -1,6 +1,6 @@
 """The officials' dashboard on the real service, over a real PostgreSQL question log made by
-asking real questions (and hostile input) through the API, the Telegram webhook and the Zalo
-webhook: the login form and its cookie, the panels' figures, the filters, the CSV downloads,
+asking real questions (and hostile input) through the API and the Telegram, Zalo and Facebook
+webhooks: the login form and its cookie, the panels' figures, the filters, the CSV downloads,
 texts bounded whatever was typed, the page in headless Chromium (charts drawn, no console
 error) on a phone and a desktop, and a 503 in Vietnamese while the database is down."""
 
@@ -16,6 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 from browser import OUTPUT, browser
+from fake_facebook import APP_SECRET as FB_APP_SECRET
+from fake_facebook import PAGE_TOKEN, VERIFY_TOKEN, VERSION, FakeFacebook, text_item, webhook_body
+from fake_facebook import signed as fb_signed
+from fake_facebook import create_app as fake_facebook_app
 from fake_telegram import TOKEN as TG_TOKEN
 from fake_telegram import message_update
 from fake_zalo import APP_ID, APP_SECRET, OA_SECRET_KEY, FakeZalo, sign, text_event
@@ -42,14 +46,15 @@ HOSTILE = [  # what the hostile-input tests send: declined as unreadable or as i
 ]
 TELEGRAM = ["phuong thuong dinh gio la phuong gi", "Thái Bình nhập vào tỉnh nào rồi?"]
 ZALO = ["Quảng Ninh có bao nhiêu xã, phường sau sắp xếp?"]
-TOTAL = len(WEB) + len(HOSTILE) + len(TELEGRAM) + len(ZALO)
+FACEBOOK = ["Thành phố Hà Nội có bao nhiêu xã, phường sau sắp xếp?"]
+TOTAL = len(WEB) + len(HOSTILE) + len(TELEGRAM) + len(ZALO) + len(FACEBOOK)
 PANELS = ("daily", "kinds", "subjects", "declined", "unhelpful", "latency")
 
 
 @pytest.fixture(scope="module")
 def service(index_root: Path, settings, tmp_path_factory, postgres_server, telegram_app) -> Iterator[Service]:
     zalo = FakeZalo()
-    with running(fake_zalo_app(zalo)) as zalo_url:
+    with running(fake_zalo_app(zalo)) as zalo_url, running(fake_facebook_app(FakeFacebook())) as graph:
         env = {
             "SAPXEP_EMBEDDING_MODEL": settings.embedding_model,
             "SAPXEP_DATABASE_URL": postgres_server.new_database(),
@@ -60,6 +65,8 @@ def service(index_root: Path, settings, tmp_path_factory, postgres_server, teleg
             "ZALO_APP_ID": APP_ID, "ZALO_APP_SECRET": APP_SECRET, "ZALO_OA_SECRET_KEY": OA_SECRET_KEY,
             "ZALO_ACCESS_TOKEN": zalo.access_token, "ZALO_REFRESH_TOKEN": zalo.refresh_token,
             "ZALO_API_BASE_URL": zalo_url, "ZALO_OAUTH_BASE_URL": zalo_url,
+            "FACEBOOK_PAGE_ACCESS_TOKEN": PAGE_TOKEN, "FACEBOOK_APP_SECRET": FB_APP_SECRET,
+            "FACEBOOK_VERIFY_TOKEN": VERIFY_TOKEN, "FACEBOOK_API_BASE_URL": f"{graph}/{VERSION}",
         }  # fmt: skip
         served = Service(index_root, tmp_path_factory.mktemp("dashboard"), env)
         served.start()
@@ -83,6 +90,9 @@ def ask_everywhere(service: Service) -> None:
             body = json.dumps(text_event(f"dash-{i}", text)).encode()
             signed = {"X-ZEvent-Signature": sign(body, json.loads(body)["timestamp"]), "Content-Type": "application/json"}
             assert http.post("/webhooks/zalo", content=body, headers=signed).status_code == 200
+        for i, text in enumerate(FACEBOOK):
+            body, headers = fb_signed(webhook_body([text_item(f"dash-fb-{i}", text, psid=f"730900000000{i}")]))
+            assert http.post("/webhooks/facebook", content=body, headers=headers).status_code == 200
         deadline = time.monotonic() + 60
         while insights(http)["latency"][0]["cau_hoi"] < TOTAL:  # the channels answer in the background
             assert time.monotonic() < deadline, "the channels' questions never reached the log"
@@ -100,7 +110,7 @@ def test_the_panels_count_what_was_asked_on_every_channel(service: Service) -> N
         every = insights(http)
         telegram = insights(http, channel="tg")
     assert every["latency"][0]["cau_hoi"] == TOTAL and telegram["latency"][0]["cau_hoi"] == len(TELEGRAM)
-    assert {r["kenh"]: r["cau_hoi"] for r in every["daily"]} == {"web": 9, "tg": 2, "zalo": 1}
+    assert {r["kenh"]: r["cau_hoi"] for r in every["daily"]} == {"web": 9, "tg": 2, "zalo": 1, "facebook": 1}
     top = every["subjects"][0]
     assert (top["loai"], top["doi_tuong"], top["cau_hoi"]) == ("unit_lookup", "phường Thượng Đình (Thành phố Hà Nội)", 3)
     assert {"Tỉnh Hà Giang", "Tỉnh Thái Bình", "Tỉnh Quảng Ninh"} <= {r["doi_tuong"] for r in every["subjects"]}
@@ -201,6 +211,8 @@ def test_the_page_in_chromium(service: Service, width: int) -> None:
         download = page.request.get(f"{service.url}{href}")
         rows = list(csv.DictReader(io.StringIO(download.body().decode("utf-8-sig"))))
         assert [r["doi_tuong"] for r in rows] == ["Tỉnh Quảng Ninh"]
+        page.select_option("#channel", "facebook")
+        expect(page.locator("#total")).to_have_text("1")
         page.select_option("#channel", "")
         expect(page.locator("#total")).to_have_text(str(TOTAL))
         OUTPUT.mkdir(exist_ok=True)

@@ -7,7 +7,7 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from bot.channels.inbox import Inbox
+from bot.channels.inbox import Inbox, Later
 from bot.state.sqlite import StateStore
 
 CHAT_ID = 987_654_321_987
@@ -126,4 +126,34 @@ def test_a_busy_worker_leaves_new_deliveries_to_a_free_one(tmp_path: Path) -> No
     assert claims == [True, True, True, False]  # the retry is recorded once
     assert handled["busy"] == [1] and sorted(handled["free"]) == [2, 3]
     assert store.take("anyone", 10, 0) == []  # all three done
+    store.close()
+
+
+def test_a_delivery_put_off_is_taken_again_after_its_lease(tmp_path: Path) -> None:
+    """`Later` (the platform refuses the bot for now) leaves the delivery undone, not lost."""
+    clock = Clock()
+    store = StateStore(tmp_path / "state.sqlite3", salt="s", clock=clock)
+    tries: list[dict] = []
+
+    async def refused_once(payload: dict) -> None:
+        tries.append(payload)
+        if len(tries) == 1:
+            raise Later("the page token is refused")
+
+    async def scenario() -> None:
+        inbox = Inbox(store, lease_s=30)
+        inbox.register("facebook", refused_once, "fb-app-secret")
+        await inbox.receive("facebook", "m1", PAYLOAD)
+        await asyncio.wait(set(inbox._sweeps))
+        while inbox._tasks:  # the handler, put off
+            await asyncio.sleep(0.01)
+        assert await inbox.sweep() == 0  # put off, under its lease
+        clock.now += 31
+        assert await inbox.sweep() == 1
+        await inbox.drain(timeout_s=5)
+
+    asyncio.run(scenario())
+    assert tries == [PAYLOAD, PAYLOAD]
+    clock.now += 31
+    assert store.take("anyone", 10, 30) == []  # done the second time
     store.close()

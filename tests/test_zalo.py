@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+from answers import ANSWER, LONG_ANSWER, FixedAsker, wait_until
 from fake_zalo import (
     APP_ID,
     APP_SECRET,
@@ -29,7 +30,6 @@ from fake_zalo import (
 from fastapi import FastAPI
 from servers import running
 
-from bot.answer.models import Answer, Citation
 from bot.channels.formatting import plain_text
 from bot.channels.inbox import Inbox
 from bot.channels.logged import LoggedResponder
@@ -49,41 +49,6 @@ from bot.state import State
 from bot.state.questionlog import QuestionLog
 from bot.state.sqlite import StateStore
 from prompts import template
-
-CITATION = Citation(
-    n=1,
-    doc="1656_NQ-UBTVQH15.md",
-    title="Nghị quyết về việc sắp xếp các ĐVHC cấp xã của thành phố Hà Nội",
-    number="1656/NQ-UBTVQH15",
-    date="2025-06-16",
-    issuer="Ủy ban Thường vụ Quốc hội",
-    section="Điều 1, khoản 22",
-    text="Sắp xếp toàn bộ diện tích tự nhiên, quy mô dân số của các phường …",
-    score=0.9,
-)
-ANSWER = Answer(
-    question="phường Thanh Xuân Bắc giờ là phường gì?",
-    answer="Phường Thanh Xuân Bắc được sắp xếp vào phường Thanh Xuân [1].",
-    mode="unit_lookup",
-    citations=[CITATION],
-)
-SENTENCE = "Phường Thanh Xuân Bắc, phường Thanh Xuân Trung hợp thành phường Thanh Xuân [1]. "
-LONG_ANSWER = ANSWER.model_copy(update={"answer": SENTENCE * 62})  # about 5,000 characters
-
-
-class FixedAsker:
-    """Returns one hand-built Answer after `delay` seconds and records (question, conversation)."""
-
-    def __init__(self, answer: Answer = ANSWER, fail: bool = False, delay: float = 0.0) -> None:
-        self.answer, self.fail, self.delay = answer, fail, delay
-        self.asked: list[tuple[str, str | None]] = []
-
-    def ask(self, question: str, conversation: str | None = None, message: str | None = None) -> Answer:
-        self.asked.append((question, conversation))
-        time.sleep(self.delay)
-        if self.fail:
-            raise RuntimeError("responder down")
-        return self.answer
 
 
 @pytest.fixture
@@ -152,13 +117,6 @@ def send(settings: ZaloSettings, store: StateStore, text: str = "Xin chào") -> 
             await client.aclose()
 
     return asyncio.run(scenario())
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for the background work"
-        time.sleep(0.02)
 
 
 # --- signature ----------------------------------------------------------------------------------

@@ -1,12 +1,15 @@
-"""Channel-independent rendering of an Answer: message splitting, Telegram HTML, plain text."""
+"""Channel-independent rendering of an Answer: message splitting, Telegram HTML, plain text, and
+the next questions an answer suggests."""
 
 from __future__ import annotations
 
 import html
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from bot.answer.models import Answer, Citation
+from prompts import template
 
 # Split points, best first: paragraph, line, sentence, word. The number is how many characters
 # of the separator stay with the piece before the cut (the sentence's punctuation).
@@ -22,6 +25,9 @@ DEFAULT_SOURCES = 3
 SOURCES_HEADER = "Nguồn:"
 # Telegram counts the characters of the text after parsing the HTML; the HTML is never shorter.
 TELEGRAM_LIMIT = 4096
+LABEL_CHARS = 20  # a suggestion's button label (Messenger's limit for a quick reply)
+MAX_SUGGESTIONS = 3
+_KIND = re.compile(r"^(?:Thành phố|Tỉnh|Phường|Xã|Đặc khu|Thị trấn)\s+")
 
 
 def split_message(text: str, limit: int, *, length: Callable[[str], int] = len) -> list[str]:
@@ -141,5 +147,51 @@ def plain_text(answer: Answer, limit_sources: int = DEFAULT_SOURCES) -> str:
     return _blocks(answer.answer, [SOURCES_HEADER, *sources] if sources else [])
 
 
+def plain_messages(answer: Answer, limit: int) -> list[str]:
+    """`plain_text(answer)` cut into messages of at most `limit` characters, in order (so the
+    sources come last)."""
+    return split_message(plain_text(answer), limit)
+
+
 def _blocks(text: str, sources: Sequence[str]) -> str:
     return "\n\n".join(part for part in (text.strip(), "\n".join(sources)) if part)
+
+
+# --- suggested next questions -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A next question to offer: a short label for its button, and the question it asks."""
+
+    label: str
+    question: str
+
+
+def suggested_questions(answer: Answer) -> list[Suggestion]:
+    """The next questions an answer about one old unit or address suggests (from its `facts`):
+    which old units formed each new unit it went to, and how many communes its province has
+    now. None for a refusal, several candidates, or an answer without such facts."""
+    if answer.refused or len(answer.facts) != 1:
+        return []
+    fact = answer.facts[0]
+    province, status = str(fact.get("province") or ""), fact.get("status")
+    if not province or status not in ("merged", "split", "unchanged"):
+        return []
+    units = [] if status == "unchanged" else [str(u) for u in fact.get("new_units") or []]
+    suggestions = [
+        _suggestion("reverse", unit, unit=unit, province=province)
+        for unit in units[: MAX_SUGGESTIONS - 1]
+    ]
+    return [*suggestions, _suggestion("count", province, province=province)]
+
+
+def _suggestion(kind: str, subject: str, **values: str) -> Suggestion:
+    """The question `suggest.<kind>`, labelled `suggest.<kind>_label` with the subject's name
+    (its kind dropped, then cut short) so that the label fits `LABEL_CHARS`."""
+    name = _KIND.sub("", subject)
+    label = template(f"suggest.{kind}_label", name=name)
+    if len(label) > LABEL_CHARS:
+        keep = max(1, len(name) - (len(label) - LABEL_CHARS) - 1)
+        label = template(f"suggest.{kind}_label", name=name[:keep].rstrip() + "…")
+    return Suggestion(label, template(f"suggest.{kind}", **values))

@@ -19,8 +19,13 @@ What is stored of a message (chat and user ids, name, text) is sealed with a key
 the channel's own secret, which lives in the environment and never on disk: the database files,
 Redis's append-only file and their backups hold no raw user id.
 
-At-least-once in one narrow case: a worker that dies after sending its reply but before
-`done` is redone, and the user gets the answer twice.
+A handler that cannot deliver now (its platform refuses the bot's token, or keeps rate-limiting
+it) raises `Later`: the delivery is not marked done, and once its lease runs out a sweep takes
+it again, so nothing is lost while the platform refuses.
+
+At-least-once in two narrow cases: a worker that dies after sending its reply but before
+`done` is redone, and the user gets the answer twice; a reply in several messages put off
+after its first messages went out sends those again.
 """
 
 from __future__ import annotations
@@ -48,7 +53,8 @@ DELIVERIES = Counter(
     "sapxep_deliveries_total",
     "Tin nhắn webhook: new (ghi nhận, tiến trình còn chỗ), queued (ghi nhận khi tiến trình bận), "
     "taken (một tiến trình nhận trả lời, kể cả tin của tiến trình đã chết), duplicate (gửi lại, "
-    "bỏ qua), unrecorded (không ghi được, trả 503 để nền tảng gửi lại)",
+    "bỏ qua), unrecorded (không ghi được, trả 503 để nền tảng gửi lại), later (nền tảng chưa "
+    "nhận trả lời: để lại, làm lại khi hết hạn thuê)",
     ["channel", "outcome"],
 )
 
@@ -66,6 +72,11 @@ def sealer(secret: str) -> Fernet:
 
 class StateUnavailable(Exception):
     """The shared state could not record a delivery: do not acknowledge it."""
+
+
+class Later(Exception):
+    """Raised by a handler that cannot deliver its reply now: the delivery stays undone and is
+    taken again once its lease runs out."""
 
 
 class Inbox:
@@ -179,13 +190,20 @@ class Inbox:
 
     async def _handle(self, delivery: Delivery, payload: dict[str, Any]) -> None:
         heartbeat = asyncio.create_task(self._heartbeat(delivery))
+        finished = True
         try:
             await self._handlers[delivery.channel](payload)
+        except Later as exc:
+            finished = False
+            DELIVERIES.labels(channel=delivery.channel, outcome="later").inc()
+            # debug only: the channel logs the cause once, not at every retry
+            log.debug("delivery %s/%s put off: %s", delivery.channel, delivery.update_id, exc)
         except Exception:
             log.exception("handling delivery %s/%s failed", delivery.channel, delivery.update_id)
         finally:
             heartbeat.cancel()
-        await self._done(delivery)
+        if finished:
+            await self._done(delivery)
         if self._wake is not None:
             self._wake.set()
 

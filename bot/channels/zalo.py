@@ -12,16 +12,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, HTTPException, Request
 
-from bot.channels.contract import APOLOGY, Asker, Receive
-from bot.channels.formatting import plain_text, split_message
+from bot.channels.contract import APOLOGY, Asker, Receive, answer_in_order, json_object
+from bot.channels.formatting import plain_messages
 from bot.state.contract import SharedState
 
 logger = logging.getLogger(__name__)
@@ -223,17 +223,17 @@ class ZaloBot:
         if event:
             await self.reply(event[1], event[2], message=event[0])
 
-    async def reply(self, sender: str, text: str, message: str | None = None) -> None:
-        """Ask (the Asker rate-limits and logs), then send the plain-text answer in pieces."""
-        try:
-            answer = await asyncio.to_thread(self._asker.ask, text, f"zalo:{sender}", message)
-        except Exception:
-            logger.exception("the Asker failed on a Zalo message")
-            await self._client.send_text(sender, APOLOGY)
-            return
-        for piece in split_message(plain_text(answer), ZALO_LIMIT):
-            if not await self._client.send_text(sender, piece):
-                break  # a gap would garble the answer: stop at the first piece not delivered
+    async def reply(self, sender: str, text: str, message: str) -> None:
+        """Ask, then send the plain-text answer in pieces, in order."""
+        await answer_in_order(
+            self._asker,
+            text,
+            f"zalo:{sender}",
+            message,
+            lambda answer: plain_messages(answer, ZALO_LIMIT),
+            partial(self._client.send_text, sender),
+            APOLOGY,
+        )
 
 
 """`receive(channel, delivery id, payload)`: records the delivery and starts its handler."""
@@ -273,12 +273,7 @@ def zalo_router(settings: ZaloSettings, receive: Receive) -> APIRouter:
     @router.post("/webhooks/zalo", openapi_extra=_ZALO_SCHEMA, responses=_ZALO_RESPONSES)
     async def zalo_webhook(request: Request) -> dict[str, bool]:
         raw = await request.body()
-        try:
-            payload = json.loads(raw)
-        except ValueError:
-            raise HTTPException(400, "nội dung không phải JSON") from None
-        if not isinstance(payload, dict):
-            raise HTTPException(400, "cần một đối tượng JSON")
+        payload = json_object(raw)
         header = request.headers.get(SIGNATURE_HEADER, "")
         if not verify_signature(settings, raw, str(payload.get("timestamp", "")), header):
             raise HTTPException(401, "chữ ký không đúng")

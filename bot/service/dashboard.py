@@ -23,10 +23,10 @@ from bot.state.insights import PANELS, Insights, Period
 STATIC = Path(__file__).parent / "static"
 COOKIE = "sapxep_admin"
 SESSION_S = 8 * 3600
-CHANNELS = ("", "web", "tg", "zalo")
+CHANNELS = ("", "web", "tg", "zalo", "facebook")
 _LOGIN = (STATIC / "login.html").read_text(encoding="utf-8")
 Days = Annotated[int, Query(ge=1, le=3650, description="số ngày gần nhất")]
-Channel = Annotated[str, Query(description="web, tg, zalo; trống = mọi kênh")]
+Channel = Annotated[str, Query(description="web, tg, zalo, facebook; trống = mọi kênh")]
 # a route using the statistics' database documents this (the app's handler answers it)
 DATABASE_DOWN: dict[int | str, dict[str, Any]] = {
     503: {"description": "cơ sở dữ liệu thống kê không kết nối được (lời báo tiếng Việt)"}
@@ -55,7 +55,7 @@ def _login_page(message: str = "", status: int = 200) -> HTMLResponse:
 
 def _period(days: int, channel: str) -> Period:
     if channel not in CHANNELS:
-        raise HTTPException(422, "kênh không hợp lệ: web, tg hoặc zalo")
+        raise HTTPException(422, "kênh không hợp lệ: web, tg, zalo hoặc facebook")
     return Period(days=days, channel=channel)
 
 

@@ -18,6 +18,7 @@ from prometheus_client import Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from telegram.ext import Application
 
+from bot.channels.facebook import FacebookBot, FacebookClient, FacebookSettings, facebook_router
 from bot.channels.inbox import Inbox, StateUnavailable
 from bot.channels.logged import LoggedResponder
 from bot.channels.telegram import build_application, handle_webhook_update, telegram_router
@@ -97,6 +98,7 @@ def mount_channels(
     telegram = _telegram(settings, responder, state)
     zalo = _zalo(settings, responder, state)
     health: Health = app.state.health
+    facebook = _facebook(settings, health)
     if telegram is not None:
 
         async def answer_telegram(payload: dict[str, Any]) -> None:
@@ -115,8 +117,13 @@ def mount_channels(
     if zalo is not None:
         inbox.register("zalo", zalo[0].handle, settings.zalo_oa_secret_key)
         app.include_router(zalo_router(zalo[2], lambda *a: receive(inbox, *a)))
+    if facebook is not None:
+        bot = FacebookBot(responder, facebook[0], on_feedback=_feedback(state, "facebook"))
+        inbox.register("facebook", bot.handle, settings.facebook_app_secret)
+        app.include_router(facebook_router(facebook[1], lambda *a: receive(inbox, *a)))
     health.set("telegram", "degraded" if telegram is not None else "off")
     health.set("zalo", "ok" if zalo is not None else "off")
+    health.set("facebook", "ok" if facebook is not None else "off")
     app.state.inbox = inbox
     app.add_middleware(AckTimer, channels=tuple(inbox.channels))
 
@@ -138,6 +145,8 @@ def mount_channels(
         ]
         if telegram is not None:  # Telegram unreachable must not keep the web and API down
             background.append(asyncio.create_task(bring_up("telegram", telegram.initialize, health)))
+        if facebook is not None:
+            background.append(asyncio.create_task(facebook[0].probe()))
         try:
             yield
         finally:
@@ -149,6 +158,8 @@ def mount_channels(
                 await telegram.shutdown()
             if zalo is not None:
                 await zalo[1].aclose()
+            if facebook is not None:
+                await facebook[0].aclose()
             state.close()
 
     app.router.lifespan_context = lifespan
@@ -169,19 +180,24 @@ def _lowered() -> None:
         os.setpriority(os.PRIO_PROCESS, thread, min(niceness, 19))
 
 
+def _feedback(state: State, channel: str) -> Callable[[str, int | str, bool], None]:
+    """Record a 👍/👎 of `channel`'s user, whose id is stored salted and hashed."""
+
+    def feedback(answer_id: str, user_id: int | str, helpful: bool) -> None:
+        state.log.feedback(answer_id, state.shared.hash_user(channel, str(user_id)), helpful)
+
+    return feedback
+
+
 def _telegram(settings: Settings, responder: LoggedResponder, state: State) -> Application | None:
     if not settings.telegram_bot_token:
         return None
-
-    def feedback(answer_id: str, user_id: int, helpful: bool) -> None:
-        state.log.feedback(answer_id, state.shared.hash_user("telegram", str(user_id)), helpful)
-
     return build_application(
         settings.telegram_bot_token,
         responder,
         base_url=settings.telegram_api_base_url,
         documents=lambda: _documents(responder),
-        on_feedback=feedback,
+        on_feedback=_feedback(state, "telegram"),
     )
 
 
@@ -201,6 +217,18 @@ def _zalo(
     )
     client = ZaloClient(zalo, state.shared)
     return ZaloBot(responder, client), client, zalo
+
+
+def _facebook(settings: Settings, health: Health) -> tuple[FacebookClient, FacebookSettings] | None:
+    if not settings.facebook_page_access_token:
+        return None
+    facebook = FacebookSettings(
+        page_access_token=settings.facebook_page_access_token,
+        app_secret=settings.facebook_app_secret,
+        verify_token=settings.facebook_verify_token,
+        api_base_url=settings.facebook_api_base_url,
+    )
+    return FacebookClient(facebook, report=lambda status: health.set("facebook", status)), facebook
 
 
 def _documents(responder: LoggedResponder) -> list[str]:

@@ -2,8 +2,8 @@
 // this site) and as tables (the same numbers, for screen readers and for copying).
 "use strict";
 
-const CHANNELS = { web: "Web", tg: "Telegram", zalo: "Zalo" };
-const COLORS = { web: "#1f6feb", tg: "#2aa198", zalo: "#d4760a" };
+const CHANNELS = { web: "Web", tg: "Telegram", zalo: "Zalo", facebook: "Facebook" };
+const COLORS = { web: "#1f6feb", tg: "#2aa198", zalo: "#d4760a", facebook: "#8250df" };
 const KINDS = {
   unit_lookup: "Xã/phường cũ → mới", unit_reverse: "Xã/phường mới gồm", unit_count: "Số đơn vị",
   province_lookup: "Tỉnh", address: "Địa chỉ", duty_lookup: "Nhiệm vụ cơ quan",
