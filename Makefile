@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
-DOCS   ?= $(firstword $(wildcard ../shared/corpus) $(wildcard corpus))
+DOCS   ?=
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
@@ -20,9 +20,9 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e ".[test]"
 	touch $(STAMP)
 
+# Without DOCS: the sample corpus that ships with the project (ingest/sample_corpus/).
 ingest: install
-	@if [ -z "$(DOCS)" ]; then echo "Không tìm thấy thư mục tài liệu: đặt DOCS=/đường/dẫn"; exit 2; fi
-	$(VENV)/bin/sapxep ingest "$(DOCS)"
+	$(VENV)/bin/sapxep ingest $(if $(DOCS),"$(DOCS)",--sample)
 
 run: ingest
 	@echo "Mở trợ lý tại http://$(HOST):$(PORT)/  (API: http://$(HOST):$(PORT)/docs)"

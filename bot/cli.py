@@ -20,6 +20,7 @@ from rich.table import Table
 from bot.config import ConfigError, checked_settings, load_settings
 from index.e5_packed import EmbeddingModelError
 from index.store import IndexStore, IndexUnavailable, IndexWriteError
+from ingest import SAMPLE_CORPUS
 from ingest.text import one_line
 from prompts import template
 
@@ -54,11 +55,17 @@ def main() -> None:
 
 
 @main.command(help="Nạp tài liệu (.txt .md .docx .pdf .html; tệp hoặc thư mục) vào chỉ mục.")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--sample", is_flag=True, help="Nạp bộ tài liệu mẫu kèm theo dự án "
+              "(5 kế hoạch, 34 nghị quyết sắp xếp cấp xã, 60-NQ/TW, 1027/CTK-CSCL).")
 @click.option("--prune", is_flag=True, help="Bỏ khỏi chỉ mục các tệp đã bị xóa khỏi thư mục.")
 @click.option("--reindex", is_flag=True, help="Đọc và nhúng lại tất cả (khi đổi mô hình nhúng).")
-def ingest(paths: tuple[Path, ...], prune: bool, reindex: bool) -> None:
+def ingest(paths: tuple[Path, ...], sample: bool, prune: bool, reindex: bool) -> None:
     started = time.perf_counter()
+    paths = (*paths, SAMPLE_CORPUS) if sample else paths
+    if not paths:
+        _fail("Hãy chỉ định tệp hoặc thư mục tài liệu (sapxep ingest PATH…), "
+              "hoặc --sample để nạp bộ tài liệu mẫu kèm theo.")
     if not any(p.exists() for p in paths):  # a mistyped path fails before the model loads
         _fail("Không tìm thấy tệp hoặc thư mục nào: " + ", ".join(str(p) for p in paths))
     if not reindex and (count := _unchanged(paths, prune)) is not None:
@@ -389,11 +396,16 @@ def telegram() -> None:
 
 @main.command(help="Đo chất lượng (tập dev), tốc độ trả lời, tải HTTP, bộ nhớ, thời gian nạp; in các bảng.")
 @click.option("--eval-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("../shared/eval"), show_default=True)
+              default=Path("../shared/eval"), show_default=True,
+              help="Thư mục các tệp câu hỏi có đáp án (.jsonl).")
 @click.option("--corpus", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("../shared/corpus"), show_default=True)
+              default=SAMPLE_CORPUS, show_default="bộ tài liệu mẫu kèm theo",
+              help="Thư mục tài liệu để đo thời gian nạp.")
 @click.option("--postgres", default="", help="Một cơ sở dữ liệu PostgreSQL trống để đo bảng điều khiển (sẽ bị ghi đè).")
 def bench(eval_dir: Path, corpus: Path, postgres: str) -> None:
+    if not eval_dir.is_dir():
+        _fail(f"Không tìm thấy thư mục câu hỏi đánh giá {eval_dir}: chỉ định bằng --eval-dir "
+              "THƯ_MỤC (chứa các tệp .jsonl có trường question và gold).")
     files = sorted(eval_dir.glob("*.jsonl"))
     if not files:
         _fail(f"Không có tệp .jsonl trong {eval_dir}")

@@ -1,4 +1,5 @@
-"""Shared fixtures: the real corpus beside the checkout, and one ingested index per session.
+"""Shared fixtures: the sample corpus that ships with the project, the questions written for the
+tests (`tests/fixtures/`), and one ingested index per session. Nothing beside the checkout is read.
 
 `SAPXEP_TEST_CACHE=/some/dir` keeps the materialised model and a copy of the built index there
 between runs (development only: the index is still brought up to date by the same ingest code,
@@ -14,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-CORPUS = SHARED / "corpus"
-EVAL = SHARED / "eval"
+from ingest import SAMPLE_CORPUS as CORPUS
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CACHE = Path(os.environ["SAPXEP_TEST_CACHE"]) if os.environ.get("SAPXEP_TEST_CACHE") else None
 
 
@@ -25,9 +25,14 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
+def fixture_questions(*names: str) -> list[str]:
+    """The questions of these files of `tests/fixtures/` ("wards.jsonl"), or of all of them."""
+    paths = [FIXTURES / name for name in names] or sorted(FIXTURES.glob("*.jsonl"))
+    return [item["question"] for path in paths for item in read_jsonl(path)]
+
+
 @pytest.fixture(scope="session")
 def corpus() -> Path:
-    assert CORPUS.is_dir(), f"the corpus is expected at {CORPUS}"
     return CORPUS
 
 

@@ -135,6 +135,34 @@ def test_nothing_to_ingest_is_a_clear_error(sapxep: Run, tmp_path: Path) -> None
     assert docs.returncode != 0 and "sapxep ingest" in docs.stderr
 
 
+def test_the_sample_corpus_is_what_the_tests_ingest(
+    sapxep: Run, index_root: Path, tmp_path: Path
+) -> None:
+    """`sapxep ingest --sample` (what `make run` does without DOCS) names the corpus the session's
+    index was built from: nothing to do, no model loaded."""
+    data = tmp_path / "data"
+    shutil.copytree(index_root, data / "index", ignore=shutil.ignore_patterns(".lock"))
+    version = current_version(data)
+    result = sapxep(data, "ingest", "--sample")
+    assert result.returncode == 0, result.stderr
+    assert "Không có gì thay đổi: 41 tài liệu" in result.stdout
+    assert current_version(data) == version
+
+
+def test_ingest_without_anything_to_read_says_how(sapxep: Run, tmp_path: Path) -> None:
+    result = sapxep(tmp_path / "data", "ingest")
+    assert result.returncode != 0
+    assert "sapxep ingest PATH" in result.stderr and "--sample" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bench_without_its_questions_says_where_to_point(sapxep: Run, tmp_path: Path) -> None:
+    result = sapxep(tmp_path / "data", "bench", "--eval-dir", str(tmp_path / "eval"))
+    assert result.returncode != 0
+    assert "Không tìm thấy thư mục câu hỏi đánh giá" in result.stderr
+    assert "--eval-dir" in result.stderr and "Traceback" not in result.stderr
+
+
 def read_records(data: Path) -> dict[str, dict]:
     version = current_version(data)
     path = data / "index" / "versions" / version / "records.jsonl"

@@ -6,13 +6,13 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS
 
 from ingest.duties import extract_duties
 from ingest.parser import parse_document
 from ingest.records import Document, Duty
 from ingest.text import clean_document_text, fold
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 PLANS = ["000", "001", "002", "003", "004"]
 
 

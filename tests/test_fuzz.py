@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from conftest import EVAL, read_jsonl
+from conftest import fixture_questions
 from fake_telegram import TOKEN, message_update
 from fake_zalo import APP_ID, APP_SECRET, MESSAGE_PATH, OA_SECRET_KEY, FakeZalo, sign, text_event
 from fake_zalo import create_app as fake_zalo_app
@@ -463,9 +463,8 @@ def test_nothing_to_read_is_asked_again(client, question: str) -> None:
     assert answer["refused"] and not answer["citations"]
 
 
-def test_the_longest_eval_question_is_far_below_the_limit() -> None:
-    asked = [q["question"] for path in EVAL.glob("*.jsonl") for q in read_jsonl(path)]
-    longest = max(len(normalize(q)) for q in asked)
+def test_the_longest_test_question_is_far_below_the_limit() -> None:
+    longest = max(len(normalize(q)) for q in fixture_questions())
     assert longest * 5 < MAX_QUESTION_CHARS
 
 

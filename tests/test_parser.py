@@ -8,12 +8,11 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS
 
 from ingest.parser import parse_document, readable_case
 from ingest.records import Document, Reference, Section
 from ingest.text import clean_document_text, fold
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 
 def corpus_files() -> list[Path]:

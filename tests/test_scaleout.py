@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import EVAL, read_jsonl
+from conftest import fixture_questions
 from fake_telegram import TOKEN, message_update
 from metrics import buckets, quantile_bound, summed
 from service import Service
@@ -40,7 +40,7 @@ LEASE_S = 10
 LOAD_USERS = int(os.environ.get("SAPXEP_LOAD_USERS", "200"))
 LOAD_MESSAGES_PER_USER = int(os.environ.get("SAPXEP_LOAD_MESSAGES_PER_USER", "10"))
 BURST = int(os.environ.get("SAPXEP_LOAD_BURST", "300"))
-QUESTIONS = [item["question"] for item in read_jsonl(EVAL / "ward_dev.jsonl")]
+QUESTIONS = fixture_questions("wards.jsonl")
 UPDATE_IDS = itertools.count(500_000)
 
 

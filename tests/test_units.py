@@ -1,6 +1,7 @@
 """The units registry, on the 34 real resolutions."""
 
-from conftest import EVAL, read_jsonl
+import pytest
+from conftest import FIXTURES, read_jsonl
 
 from index.registry import split_unit
 from ingest.text import fold
@@ -77,20 +78,29 @@ def test_every_new_unit_of_1027_is_accounted_for(index) -> None:
     assert check.arranged + check.unchanged == 3321
 
 
-def test_registry_against_ward_dev(registry) -> None:
-    """Share of old units whose new unit(s) the registry names exactly (target ≥ 0.95)."""
-    items = read_jsonl(EVAL / "ward_dev.jsonl")
-    misses = []
-    for item in items:
-        parts = [p.strip() for p in item["old_unit"].split(",")]
-        kind, name = split_unit(parts[0])
-        district = parts[1] if len(parts) > 2 else ""
-        found = registry.find(name, kind, parts[-1], district)
-        got = sorted({fold(f"{p.change.new_kind} {p.change.new_name}") for p in found})
-        if got != sorted(fold(u) for u in item["new_units"]):
-            misses.append((item["old_unit"], item["new_units"], got))
-    share = 1 - len(misses) / len(items)
-    print(f"\nward_dev exact match: {share:.3f} ({len(items) - len(misses)}/{len(items)})")
-    for miss in misses:
-        print("  miss:", miss)
-    assert share >= 0.95
+# A district written after a group ("các xã Hòa Bình, Minh Khai và Thống Nhất (huyện Hưng Hà)",
+# "xã Bắc Sơn và xã Nam Sơn (huyện Đô Lương)") qualifies the whole group, but the parser gives it
+# to the last name only: these namesakes are not told apart yet.
+GROUP_QUALIFIED = {"u05", "u06", "u20", "u21"}
+NOT_TOLD_APART = pytest.mark.xfail(
+    strict=True, reason="a district after a group qualifies its last name only"
+)
+WARDS = [
+    pytest.param(item, id=item["id"], marks=NOT_TOLD_APART if item["id"] in GROUP_QUALIFIED else ())
+    for item in read_jsonl(FIXTURES / "wards.jsonl")
+]
+
+
+@pytest.mark.parametrize("item", WARDS)
+def test_old_units_go_where_their_resolution_says(registry, item: dict) -> None:
+    """Each old unit of `tests/fixtures/wards.jsonl` goes to the new units, by the clauses, that
+    its resolution names (read in the resolution's text; namesakes told apart by district)."""
+    kind, name = split_unit(item["old_unit"].split(",")[0])
+    district, province = (part.strip() for part in item["old_unit"].split(",")[1:])
+    found = registry.find(name, kind, province, district)
+    assert {(p.change.new_kind, p.change.new_name) for p in found} == {
+        split_unit(unit) for unit in item["new_units"]
+    }
+    assert {(p.change.number, p.change.clause) for p in found} == {
+        (item["number"], clause) for clause in item["clauses"]
+    }
