@@ -57,7 +57,8 @@ class Linked:
         """The question's match form with each mention replaced by its placeholder."""
         q = f" {match_form(self.text, chat=True)} "
         for m in sorted(self.mentions, key=lambda m: -len(m.words)):
-            q = re.sub(rf"(?<![a-z0-9]){re.escape(m.words)}(?![a-z0-9])", f"zz{m.kind}", q)
+            spaced = r"[^a-z0-9]+".join(map(re.escape, m.words.split()))
+            q = re.sub(rf"(?<![a-z0-9]){spaced}(?![a-z0-9])", f"zz{m.kind}", q)
         # "xã A, huyện B, tỉnh C": where a unit is belongs to its mention
         return _PLACED.sub("zzunit ", q).strip()
 
@@ -104,6 +105,20 @@ def _unit_mentions(text: str, hints: Hints) -> list[Mention]:
         weak = kind_width and _common(bare) and (plain or typed is None)
         out.append(Mention("unit", match_form(name, chat=True), WEAK if weak else 1.0))
     return out
+
+
+def _address_mention(hints: Hints) -> list[Mention]:
+    """The commune of an address line ("X. Hợp Thịnh, H. Kỳ Sơn"), found on the map or not."""
+    address = hints.address
+    if address is None or address.commune is None or hints.unit_names:
+        return []
+    return [Mention("unit", match_form(address.commune.name, chat=True))]
+
+
+def names_a_unit(linked: Linked) -> bool:
+    """A commune is named (a type word and a name, or an address line), known or not."""
+    address = linked.hints.address
+    return bool(kind_words_in(linked.text)) or (address is not None and address.commune is not None)
 
 
 def _province_mentions(q: str, hints: Hints) -> list[Mention]:
@@ -179,7 +194,7 @@ def link(
     if place is not None and not (hints.units or hints.formed or hints.mentions or hints.doc_ids):
         find_bare_names(text, hints, registry)
     q = match_form(text, chat=True)
-    mentions = _unit_mentions(text, hints) + _province_mentions(q, hints)
+    mentions = _unit_mentions(text, hints) + _address_mention(hints) + _province_mentions(q, hints)
     mentions += _district_mentions(hints, gazetteer) + _doc_mentions(q, hints, catalog)
     return Linked(text, hints, mentions)
 

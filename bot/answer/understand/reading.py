@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from bot.answer.compose import STOP_WORDS
-from bot.answer.understand.entities import Linked, kind_words_in, link
+from bot.answer.understand.entities import Linked, link, names_a_unit
 from bot.answer.understand.intents import Guess, Intent, IntentBank
 from index.gazetteer import Gazetteer
 from index.query import Catalog, Hints
@@ -111,13 +111,15 @@ class Reader:
             chosen = same or chosen
         attributes = [g.intent.attribute for g in guesses if g.intent.name == "document_facts"
                       and g.score >= ATTRIBUTES_WITHIN * guesses[0].score and g.intent.attribute]  # fmt: skip
-        unknown = chosen.intent.needs == "unit" and not _has(linked, "unit") and bool(kind_words_in(linked.text))
+        unknown = chosen.intent.needs == "unit" and not _has(linked, "unit") and names_a_unit(linked)
         return Reading(chosen.intent, chosen.score, linked, attributes, followup, unknown)
 
     def _choose(self, linked: Linked, guesses: list[Guess]) -> Guess:
         best = guesses[0]
         if best.score < MIN_SCORE:
             return _general(guesses)
+        if best.intent.needs == "unit" and not _has(linked, "unit") and names_a_unit(linked):
+            return best  # a unit named that the map does not know: said so, not another answer
         for guess in guesses:
             if guess.score < CLOSE * best.score:
                 break
@@ -125,8 +127,6 @@ class Reader:
                 return guess
         if _has(linked, best.intent.needs) or best.intent.needs in ("agency", "none"):
             return best
-        if best.intent.needs == "unit" and kind_words_in(linked.text):
-            return best  # a unit named that the map does not know: said so, not guessed
         return next((g for g in guesses if _has(linked, g.intent.needs, strong=True)), _general(guesses))
 
     def _fill(self, linked: Linked, last: Turn, guesses: list[Guess]) -> None:
@@ -150,12 +150,18 @@ class Reader:
 def _fitted(guesses: list[Guess], linked: Linked) -> list[Guess]:
     """An intent about the kind of entity the question names gains over one about none."""
     content = _content_words(linked)
+    address = linked.hints.address
+    street = bool(address is not None and address.street and linked.hints.units)
 
     def fit(g: Guess) -> float:
         # documents and agencies are the context of most plan questions, not what they ask about
         named = g.intent.needs in ("unit", "province", "district") and _has(linked, g.intent.needs, strong=True)
+        if g.intent.needs in ("province", "district") and linked.strong("unit"):
+            named = False  # "xã A, huyện B, tỉnh C": the province places the unit asked about
         # a card answers only what its examples ask; retrieval can account for any words
         unexplained = 0 if g.intent.name in RETRIEVAL else len(content - g.cues)
+        if g.intent.name == "address" and street:
+            return g.score + 2 * FIT  # the address parser found a street: the line is the question
         return g.score + (FIT if named and linked.mentions else 0.0) - UNEXPLAINED * unexplained
 
     return sorted((Guess(g.intent, fit(g), g.cues) for g in guesses), key=lambda g: -g.score)
