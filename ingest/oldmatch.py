@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 
 from ingest.provinces import province_key
 from ingest.records import OldCommune, OldUnit, UnitChange
+from ingest.units import ListedUnit
 from ingest.text import fold, normalize
 
 Ref = tuple[UnitChange, OldUnit]
-_DISTRICT_KIND = re.compile(r"^(?:thuoc\s+)?(?:huyen|quan|thi xa|thanh pho|tinh|tp\.?|tx\.?)\s*")
+_DISTRICT_KIND = re.compile(r"^(?:thuoc\s+)?(?:huyen|quan|thi xa|thanh pho|tinh|tp|tx|h|q)(?:\.\s*|\s+)")
 _FARM = re.compile(r"^n\.?\s?t\.?\s+")  # the list writes "N.T Phong Hải" for "Nông trường Phong Hải"
 
 
@@ -174,3 +175,19 @@ def check_reference(communes: list[OldCommune], matching: Matching) -> Reference
         ],
         ambiguous=len(matching.ambiguous),
     )
+
+
+def code_conflicts(
+    communes: list[OldCommune], listed: list[ListedUnit], new_province: Callable[[str], str]
+) -> list[str]:
+    """Codes the list gives a commune of one province while 1027/CTK-CSCL gives them to a new
+    unit of another: a new unit keeps the code of one of the communes it took, never one from
+    another province."""
+    by_code = {u.code: u for u in listed}
+    return [
+        f"mã {c.code} là {c.label} ({c.district}, {c.province}) trong danh mục, nhưng là "
+        f"{by_code[c.code].kind} {by_code[c.code].name} ({by_code[c.code].province}) trong 1027/CTK-CSCL"
+        for c in communes
+        if c.code in by_code
+        and province_key(new_province(c.province) or c.province) != province_key(by_code[c.code].province)
+    ]

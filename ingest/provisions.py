@@ -27,7 +27,7 @@ PATTERNS = {
     "district_end": _pattern(rf"kết thúc hoạt động của đơn vị hành chính cấp huyện từ ngày {_DATE}"),
     "province_total": _pattern(r"số lượng đơn vị hành chính cấp tỉnh sau sáp nhập là \d+ tỉnh, thành phố"),
 }
-KINDS = tuple(PATTERNS)
+CLOSING = "câu kết"  # "Nghị quyết này được … thông qua ngày …" closes the text, after its last article
 _ITEM = re.compile(r"(?:^|\n)(\d+)\.\s")
 _TOP_ITEM = re.compile(r"^(\d+)\.$")
 
@@ -43,7 +43,7 @@ def extract_provisions(doc: Document, chunks: list[Chunk]) -> list[Provision]:
             date = _iso(m) if m.lastindex else (doc.date if kind == "effective" else "")
             found[kind] = Provision(
                 kind=kind, date=date, doc_id=doc.doc_id, number=doc.number,
-                section=_section(chunk, m.start()), chunk_id=chunk.chunk_id,
+                section=CLOSING if kind == "passed" else _section(chunk, m.start()), chunk_id=chunk.chunk_id,
                 text=_sentence(chunk.text, m.start(), m.end()), province=doc.province,
             )  # fmt: skip
     return list(found.values())

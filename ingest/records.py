@@ -188,7 +188,7 @@ class Provision:
     """A dated provision the answers quote: when the new communes start working, when the
     district level ends, when the areas are published, when a resolution was passed."""
 
-    kind: str  # see ingest/provisions.py KINDS
+    kind: str  # "communes_start", "district_end" …: the keys of ingest/provisions.py PATTERNS
     date: str  # ISO; "" when the provision names no day ("until the new ones start")
     doc_id: str
     number: str  # "1656/NQ-UBTVQH15", "60-NQ/TW"

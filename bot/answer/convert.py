@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.addresses import Conversion, convert
+from index.oldmap import OldMap
 from index.registry import UnitRegistry
 from ingest.loaders import TABLE_SUFFIXES, LoadError
 from ingest.tables import read_rows
@@ -20,7 +21,7 @@ from prompts import template
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROW_CHARS = 500  # longer is no address line: the row is reported, not parsed
-OUTPUT_COLUMNS = ("new_units", "new_address", "province", "status", "citation")
+OUTPUT_COLUMNS = ("new_units", "new_codes", "new_address", "province", "status", "citation", "note")
 _ADDRESS_HEADERS = ("dia chi", "address", "dia_chi", "diachi")
 
 
@@ -76,16 +77,23 @@ def _address_column(columns: list[str], wanted: str | None, name: str) -> str:
     raise ConvertError(template("convert.which_column", name=name, columns=", ".join(columns)))
 
 
+def convert_line(line: str, registry: UnitRegistry, oldmap: OldMap | None) -> Conversion:
+    """One address as typed; an empty or overlong one is reported, not parsed."""
+    text = " ".join(line.split())
+    if not text or len(text) > MAX_ROW_CHARS:
+        return Conversion(input=text[:MAX_ROW_CHARS], status="not_found")
+    return convert(text, registry, oldmap)
+
+
 def convert_rows(
-    table: Table, registry: UnitRegistry, on_row: Callable[[], None] | None = None
+    table: Table,
+    registry: UnitRegistry,
+    oldmap: OldMap | None = None,
+    on_row: Callable[[], None] | None = None,
 ) -> Iterator[Conversion]:
     """One conversion per row, in order."""
     for row in table.rows:
-        text = " ".join((row.get(table.address_column) or "").split())
-        if not text or len(text) > MAX_ROW_CHARS:
-            yield Conversion(input=text[:MAX_ROW_CHARS], status="not_found")
-        else:
-            yield convert(text, registry)
+        yield convert_line(row.get(table.address_column) or "", registry, oldmap)
         if on_row is not None:
             on_row()
 

