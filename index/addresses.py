@@ -123,10 +123,10 @@ def located(address: ParsedAddress, registry: UnitRegistry, oldmap: OldMap) -> t
         return oldmap.unlisted(in_clauses), ""
     typed = found.district
     note = template("oldmap.not_in_district", unit=f"{commune.kind} {commune.name}",
-                    district=typed.name, province=typed.province)  # fmt: skip
+                    district=typed.label, province=typed.province)  # fmt: skip
     if found.near:
         names = ", ".join(c.label for c in found.near)
-        note += "; " + template("oldmap.near_names", district=typed.name, names=names)
+        note += "; " + template("oldmap.near_names", district=typed.label, names=names)
     return [], note + "."
 
 
