@@ -159,6 +159,14 @@ def _print_report(report: IngestReport, seconds: float) -> None:
         )
         for line in (check.missing_from_list + check.not_arranged)[:20]:
             console.print(f"  [yellow]≠[/yellow] {line}")
+    listed = index.registry.reference_check if index else None
+    if listed:
+        console.print(template(
+            "ingest.reference_check", communes=listed.communes, districts=listed.districts,
+            provinces=listed.provinces, unlisted=len(listed.unlisted), unmentioned=len(listed.unmentioned),
+        ))  # fmt: skip
+        for line in (listed.unlisted[:10] + listed.unmentioned[:10]):
+            console.print(f"  [yellow]≠[/yellow] {line}")
     for doc_id, warnings in sorted(report.warnings.items()):
         for w in warnings:
             console.print(f"[yellow]Cảnh báo[/yellow] {doc_id}: {w}")
@@ -316,18 +324,21 @@ def eval_command(files: tuple[Path, ...], no_baselines: bool, misses: bool, part
 @click.option("--json", "as_json", is_flag=True, help="In mỗi dòng một đối tượng JSON, theo thứ tự.")
 def convert(file: Path, column: str | None, output: Path | None, as_json: bool) -> None:
     from bot.answer.convert import ConvertError, convert_rows, read_table, write_table
+    from index.oldmap import OldMap
     from index.registry import UnitRegistry
 
     try:
         table = read_table(file, column)
-        registry = UnitRegistry.of(_store().load())
+        index = _store().load()
     except (ConvertError, IndexUnavailable) as exc:
         _fail(exc.message)
+    registry = UnitRegistry.of(index)
+    oldmap = OldMap(index, registry)
     started = time.perf_counter()
     with Progress(TextColumn("Đổi địa chỉ"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, transient=True) as progress:
         task = progress.add_task("", total=len(table.rows))
-        results = list(convert_rows(table, registry, lambda: progress.advance(task)))
+        results = list(convert_rows(table, registry, oldmap, lambda: progress.advance(task)))
     seconds = max(time.perf_counter() - started, 1e-9)
     if as_json:
         for result in results:

@@ -9,8 +9,10 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from index.oldmap import OldMap
 from index.registry import Placement, UnitRegistry
 from ingest.address import ParsedAddress, parse_address
+from prompts import template
 
 Status = Literal["unchanged", "merged", "split", "not_found", "ambiguous"]
 
@@ -27,6 +29,8 @@ class Conversion:
     new_address: list[str] = field(default_factory=list)  # one line, or one per candidate
     province: str = ""  # the new province
     citation: str = ""  # "Nghị quyết 1656/NQ-UBTVQH15, Điều 1, khoản 22"
+    new_codes: list[str] = field(default_factory=list)  # 1027/CTK-CSCL, one per new unit
+    note: str = ""  # why an address was not found, when the reference list tells
     placements: list[Placement] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,10 +91,52 @@ def conversion(text: str, street: str, placements: list[Placement]) -> Conversio
     )
 
 
-def convert(text: str, registry: UnitRegistry) -> Conversion:
-    """One address line of a file: parsed, looked up, rewritten."""
+def convert(text: str, registry: UnitRegistry, oldmap: OldMap | None = None) -> Conversion:
+    """One address line of a file: parsed, looked up (in the old map when there is one: its
+    district tells namesakes apart), rewritten, with the new units' codes."""
     address = parse_address(text)
-    return conversion(text, address.street, find_placements(address, registry))
+    if oldmap is None or not oldmap.communes:
+        return conversion(text, address.street, find_placements(address, registry))
+    placements, note = located(address, registry, oldmap)
+    result = conversion(text, address.street, placements)
+    result.note = note
+    result.new_codes = new_codes(result, oldmap)
+    return result
+
+
+def located(address: ParsedAddress, registry: UnitRegistry, oldmap: OldMap) -> tuple[list[Placement], str]:
+    """The placements of the address's commune, found in the reference list by its district
+    and province; a district the list knows without that commune gives no placement and a
+    note with the district's nearest names. A name in no row at all is looked up in the
+    clauses, which spell some names otherwise."""
+    commune = address.commune
+    if commune is None or (address.province and not registry.new_province(address.province)):
+        return [], ""
+    district = address.district.name if address.district else ""
+    found = oldmap.locate(commune.kind, commune.name, address.province, district)
+    if found.placements or found.communes:
+        return found.placements, ""
+    in_clauses = find_placements(address, registry)
+    if found.district is None:
+        return in_clauses, ""
+    if oldmap.unlisted(in_clauses):
+        return oldmap.unlisted(in_clauses), ""
+    typed = found.district
+    note = template("oldmap.not_in_district", unit=f"{commune.kind} {commune.name}",
+                    district=typed.label, province=typed.province)  # fmt: skip
+    if found.near:
+        names = ", ".join(c.label for c in found.near)
+        note += "; " + template("oldmap.near_names", district=typed.label, names=names)
+    return [], note + "."
+
+
+def new_codes(result: Conversion, oldmap: OldMap) -> list[str]:
+    """The 1027/CTK-CSCL code of each new unit named (namesakes' codes joined by "/")."""
+    codes: dict[str, list[str]] = {}
+    for p in result.placements:
+        listed = oldmap.codes.of_change(p.change)
+        codes.setdefault(new_unit_label(p), []).append(listed.code if listed else "")
+    return ["/".join(dict.fromkeys(c for c in codes.get(unit, []) if c)) for unit in result.new_units]
 
 
 def find_placements(address: ParsedAddress, registry: UnitRegistry) -> list[Placement]:

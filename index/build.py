@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING
 
 from index.store import FORMAT_VERSION, SEARCH_VERSION, Artifacts, Index, IndexStore, ordered_chunks
 from ingest.loaders import LoadError, discover
+from ingest.oldmatch import code_conflicts
 from ingest.pipeline import PARSER_VERSION, IngestedFile, file_sha256, ingest_file
+from ingest.provinces import extract_provinces, province_key, province_merges
+from ingest.units import extract_unit_list
 
 if TYPE_CHECKING:
     from index.search import Embedder
@@ -84,6 +87,7 @@ def update_index(
             if on_file:
                 on_file(path)
         everything = {**_kept(old, new, paths, prune, report), **new}
+        _refuse_conflicting_lists(everything, old, report)
         if everything and (report.changed or stale or current is None):
             build = _artifacts(everything, embedder, on_embed, reuse=not reindex)
             report.index = store.write(everything, build)
@@ -184,6 +188,30 @@ def _ingest_one(
     (report.updated if previous else report.added).append(doc_id)
     if record.warnings:
         report.warnings[doc_id] = record.warnings
+
+
+def _refuse_conflicting_lists(
+    files: dict[str, IngestedFile], old: dict[str, IngestedFile], report: IngestReport
+) -> None:
+    """A reference list read this run whose codes contradict 1027/CTK-CSCL is refused like a
+    bad file: the version stored before stays, or none."""
+    fresh = [d for d in (*report.added, *report.updated) if files[d].reference]
+    if not fresh:
+        return
+    listed = [u for f in files.values() for u in extract_unit_list(f.document)]
+    merges = province_merges([c for f in files.values() for c in extract_provinces(f.document, f.chunks)])
+    for doc_id in fresh:
+        conflicts = code_conflicts(files[doc_id].reference, listed, lambda p: merges.get(province_key(p), ""))
+        if not conflicts:
+            continue
+        shown = "; ".join(conflicts[:3]) + (f" (và {len(conflicts) - 3} mã khác)" if len(conflicts) > 3 else "")
+        message = f"Danh mục {Path(files[doc_id].document.path).name} không được nạp: {shown}."
+        report.errors.append(FileError(files[doc_id].document.path, message))
+        (report.added if doc_id in report.added else report.updated).remove(doc_id)
+        if doc_id in old:
+            files[doc_id] = old[doc_id]
+        else:
+            del files[doc_id]
 
 
 def _kept(

@@ -24,17 +24,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from index.registers import Registry, build_registry, read_registry, reference_rows, registry_dict
 from ingest.pipeline import PARSER_VERSION, IngestedFile
-from ingest.provinces import extract_provinces, province_merges
-from ingest.records import Chunk, Document, ProvinceChange, UnitCount, from_dict, to_dict
-from ingest.units import CrossCheck, ListedUnit, cross_check, extract_counts, extract_unit_list
+from ingest.records import Chunk, Document, OldCommune
 from prompts import template
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # What an index version's search part holds (index/search.py); an older one is rebuilt, its
 # vectors reused. Here, so that an unchanged corpus is recognised without loading search code.
 SEARCH_VERSION = 3
@@ -85,19 +84,6 @@ def damaged(path: Path, exc: Exception) -> IndexUnavailable:
 
 
 @dataclass
-class Registry:
-    province_changes: list[ProvinceChange] = field(default_factory=list)  # 60-NQ/TW
-    counts: list[UnitCount] = field(default_factory=list)  # per province, its resolution
-    unit_list: list[ListedUnit] = field(default_factory=list)  # 1027/CTK-CSCL
-    cross_check: CrossCheck | None = None
-
-    @property
-    def provinces(self) -> dict[str, str]:
-        """Old province key -> new province name."""
-        return province_merges(self.province_changes)
-
-
-@dataclass
 class Index:
     path: Path
     manifest: dict[str, Any]
@@ -106,6 +92,11 @@ class Index:
 
     def documents(self) -> list[Document]:
         return [f.document for f in self.files.values()]
+
+    @property
+    def old_communes(self) -> list[OldCommune]:
+        """The rows of the reference lists (the old map), in document order."""
+        return reference_rows(self.files)
 
     @property
     def chunks(self) -> list[Chunk]:
@@ -119,19 +110,6 @@ class Index:
 def ordered_chunks(files: dict[str, IngestedFile]) -> list[Chunk]:
     """All chunks, in the order the search structures number them."""
     return [c for doc_id in sorted(files) for c in files[doc_id].chunks]
-
-
-def build_registry(files: dict[str, IngestedFile]) -> Registry:
-    registry = Registry()
-    for doc_id in sorted(files):
-        f = files[doc_id]
-        registry.province_changes.extend(extract_provinces(f.document, f.chunks))
-        registry.counts.extend(extract_counts(f.document))
-        registry.unit_list.extend(extract_unit_list(f.document))
-    changes = [u for f in files.values() for u in f.units]
-    if registry.unit_list and changes:
-        registry.cross_check = cross_check(changes, registry.unit_list)
-    return registry
 
 
 class IndexStore:
@@ -229,7 +207,7 @@ class IndexStore:
                 for line in fh:
                     record = IngestedFile.from_dict(json.loads(line))
                     files[record.document.doc_id] = record
-            registry = _read_registry(path / "registry.json")
+            registry = read_registry(path / "registry.json")
         except IndexUnavailable:
             raise
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -261,7 +239,7 @@ class IndexStore:
             with (tmp / "records.jsonl").open("w", encoding="utf-8") as fh:
                 for doc_id in sorted(files):
                     fh.write(json.dumps(files[doc_id].to_dict(), ensure_ascii=False) + "\n")
-            _write_json(tmp / "registry.json", _registry_dict(registry))
+            _write_json(tmp / "registry.json", registry_dict(registry))
             extra = artifacts(tmp, previous) if artifacts else {}
             manifest = _manifest(files, registry, extra)
             _write_json(tmp / "manifest.json", manifest)
@@ -301,7 +279,7 @@ def _manifest(
         }
         for doc_id, f in sorted(files.items())
     }
-    check = registry.cross_check
+    check, listed = registry.cross_check, registry.reference_check
     return {
         "format_version": FORMAT_VERSION,
         "parser_version": PARSER_VERSION,
@@ -323,28 +301,15 @@ def _manifest(
             "missing_from_list": len(check.missing_from_list),
             "not_arranged": len(check.not_arranged),
         },
+        "reference_check": None
+        if listed is None
+        else {
+            "communes": listed.communes,
+            "unlisted": len(listed.unlisted),
+            "unmentioned": len(listed.unmentioned),
+        },
         **extra,
     }
-
-
-def _registry_dict(registry: Registry) -> dict[str, Any]:
-    return {
-        "province_changes": [to_dict(c) for c in registry.province_changes],
-        "counts": [to_dict(c) for c in registry.counts],
-        "unit_list": [asdict(u) for u in registry.unit_list],
-        "cross_check": asdict(registry.cross_check) if registry.cross_check else None,
-    }
-
-
-def _read_registry(path: Path) -> Registry:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    check = data.get("cross_check")
-    return Registry(
-        province_changes=[from_dict(ProvinceChange, c) for c in data["province_changes"]],
-        counts=[from_dict(UnitCount, c) for c in data["counts"]],
-        unit_list=[ListedUnit(**u) for u in data["unit_list"]],
-        cross_check=CrossCheck(**check) if check else None,
-    )
 
 
 def _write_json(path: Path, data: Any) -> None:

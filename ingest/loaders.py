@@ -25,7 +25,9 @@ from docx.table import Table
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError, PyPdfError
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf", ".html", ".htm")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf", ".html", ".htm")  # texts `load` reads
+TABLE_SUFFIXES = (".csv", ".xlsx")  # reference lists, which ingest/reference.py reads
+_INGESTED = SUPPORTED_SUFFIXES + TABLE_SUFFIXES
 
 _TRIED = "UTF-8, UTF-16, Windows-1258"
 _LABELS = {
@@ -270,7 +272,7 @@ _READERS: dict[str, Callable[[Path, bytes], tuple[str, str]]] = {
 
 def _unsupported(path: Path) -> LoadError:
     kind = f"đuôi {path.suffix}" if path.suffix else "không có đuôi"
-    allowed = ", ".join(SUPPORTED_SUFFIXES)
+    allowed = ", ".join(_INGESTED)
     message = f"Tệp {path.name} có định dạng không được hỗ trợ ({kind}); chỉ nhận {allowed}."
     return LoadError(path, message)
 
@@ -326,7 +328,7 @@ def _walk(folder: Path, errors: list[LoadError]) -> Iterator[Path]:
         if entry.is_dir():
             if not entry.is_symlink():  # a linked folder can loop back on itself
                 yield from _walk(entry, errors)
-        elif entry.is_file() and entry.suffix.lower() in SUPPORTED_SUFFIXES:
+        elif entry.is_file() and entry.suffix.lower() in _INGESTED:
             yield entry
 
 
@@ -344,7 +346,7 @@ def discover(paths: Iterable[Path | str]) -> tuple[list[Path], list[LoadError]]:
             found.extend(_walk(path, errors))
         elif not path.is_file():
             errors.append(_missing(path))
-        elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        elif path.suffix.lower() not in _INGESTED:
             errors.append(_unsupported(path))
         else:
             found.append(path)

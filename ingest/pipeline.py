@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,8 @@ from ingest.chunker import chunk_document
 from ingest.duties import extract_duties
 from ingest.loaders import LoadError, load
 from ingest.parser import parse_document
-from ingest.records import Chunk, Document, Duty, UnitChange, from_dict, to_dict
+from ingest.records import Chunk, Document, Duty, OldCommune, UnitChange, from_dict, to_dict
+from ingest.reference import is_reference_list, read_reference
 from ingest.text import clean_document_text
 from ingest.units import extract_units, unmatched_clauses
 
@@ -27,6 +28,7 @@ class IngestedFile:
     duties: list[Duty]
     warnings: list[str] = field(default_factory=list)
     parser_version: int = PARSER_VERSION
+    reference: list[OldCommune] = field(default_factory=list)  # the rows of a reference list
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -36,6 +38,7 @@ class IngestedFile:
             "duties": [to_dict(d) for d in self.duties],
             "warnings": self.warnings,
             "parser_version": self.parser_version,
+            "reference": [list(astuple(c)) for c in self.reference],
         }
 
     @classmethod
@@ -47,6 +50,7 @@ class IngestedFile:
             duties=[from_dict(Duty, d) for d in data["duties"]],
             warnings=list(data.get("warnings", [])),
             parser_version=int(data.get("parser_version", 0)),
+            reference=[OldCommune(*row) for row in data.get("reference", [])],
         )
 
 
@@ -60,6 +64,9 @@ def file_sha256(path: Path) -> str:
 
 def ingest_file(path: Path, doc_id: str | None = None) -> IngestedFile:
     """Read and parse one file. Raises `LoadError` with a Vietnamese message."""
+    if is_reference_list(path):
+        document, communes = read_reference(path, doc_id or path.name)
+        return IngestedFile(document=document, chunks=[], units=[], duties=[], reference=communes)
     loaded = load(path)
     text = clean_document_text(loaded.text)
     if not text.strip():

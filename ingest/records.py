@@ -165,6 +165,39 @@ class Duty:
     text: str = ""
 
 
+@dataclass(frozen=True)
+class OldCommune:
+    """One row of the reference list of administrative units before the 2025 arrangement (the
+    GSO list, danhmuchanhchinh.gso.gov.vn): a commune with its district and province."""
+
+    province: str  # "Thành phố Hà Nội"
+    province_code: str  # "01"
+    district: str  # "Quận Cầu Giấy"
+    district_code: str  # "005"
+    kind: str  # "phường", "xã", "thị trấn"
+    name: str  # "Quan Hoa"
+    code: str  # "00160"
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+@dataclass
+class Provision:
+    """A dated provision the answers quote: when the new communes start working, when the
+    district level ends, when the areas are published, when a resolution was passed."""
+
+    kind: str  # "communes_start", "district_end" …: the keys of ingest/provisions.py PATTERNS
+    date: str  # ISO; "" when the provision names no day ("until the new ones start")
+    doc_id: str
+    number: str  # "1656/NQ-UBTVQH15", "60-NQ/TW"
+    section: str  # "Điều 2, khoản 2", "mục 5"
+    chunk_id: str  # the passage that holds the sentence
+    text: str  # the sentence
+    province: str = ""  # the province a commune-level resolution is about
+
+
 T = TypeVar("T")
 
 

@@ -232,6 +232,8 @@ class ListedUnit:
     kind: str
     name: str
     province: str
+    doc_id: str = ""  # the document that lists it (1027/CTK-CSCL)
+    row: int = 0  # its "Stt" in the list
 
 
 _ROW = re.compile(r"^\|\s*(\d+)\s*\|\s*(\d{5})\s*\|\s*(.+?)\s*\|\s*(.+?)\s*\|\s*$", re.M)
@@ -244,7 +246,8 @@ def extract_unit_list(doc: Document) -> list[ListedUnit]:
         k = _ITEM_KIND.match(m.group(3).strip())
         if not k:
             continue
-        out.append(ListedUnit(m.group(2), k.group(1).lower(), k.group(2).strip(), m.group(4)))
+        kind, name = k.group(1).lower(), k.group(2).strip()
+        out.append(ListedUnit(m.group(2), kind, name, m.group(4), doc.doc_id, int(m.group(1))))
     return out
 
 

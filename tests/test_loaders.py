@@ -352,18 +352,19 @@ def test_any_bytes_load_or_raise_load_error(tmp_path: Path, data: bytes, suffix:
 
 def test_discover_folder_and_explicit_paths(tmp_path: Path) -> None:
     root = tmp_path / "docs"
-    for name in ["b.md", "a.txt", "sub/c.docx", "sub/d.PDF", "sub/e.htm", "z.html"]:
+    for name in ["b.md", "a.txt", "sub/c.docx", "sub/d.PDF", "sub/e.htm", "z.html", "ref/l.csv"]:
         write(root / name, "x")
-    for name in [".hidden.txt", ".git/a.txt", "sub/.cache/f.md", "~$c.docx", "x.xlsx", "README"]:
+    for name in [".hidden.txt", ".git/a.txt", "sub/.cache/f.md", "~$c.docx", "x.pptx", "README"]:
         write(root / name, "x")
     extra = write(tmp_path / "extra.md", "x")
-    unsupported = write(tmp_path / "table.xlsx", "x")
+    unsupported = write(tmp_path / "slides.pptx", "x")
 
     files, errors = discover([root, extra, tmp_path / "missing", unsupported, root / "a.txt"])
 
     assert files == [
         root / "a.txt",
         root / "b.md",
+        root / "ref/l.csv",
         root / "sub/c.docx",
         root / "sub/d.PDF",
         root / "sub/e.htm",
@@ -372,7 +373,7 @@ def test_discover_folder_and_explicit_paths(tmp_path: Path) -> None:
     ]
     assert [error.path for error in errors] == [tmp_path / "missing", unsupported]
     assert "Không tìm thấy" in errors[0].message
-    assert "table.xlsx" in errors[1].message and "không được hỗ trợ" in errors[1].message
+    assert "slides.pptx" in errors[1].message and "không được hỗ trợ" in errors[1].message
 
 
 def test_discover_then_load_reports_each_bad_file(tmp_path: Path) -> None:

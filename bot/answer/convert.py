@@ -5,7 +5,6 @@ the output is written aside and renamed into place, so a failure leaves no parti
 from __future__ import annotations
 
 import csv
-import io
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -13,14 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.addresses import Conversion, convert
+from index.oldmap import OldMap
 from index.registry import UnitRegistry
-from ingest.loaders import LoadError, decode_text
+from ingest.loaders import TABLE_SUFFIXES, LoadError
+from ingest.tables import read_rows
 from ingest.text import fold
 from prompts import template
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROW_CHARS = 500  # longer is no address line: the row is reported, not parsed
-OUTPUT_COLUMNS = ("new_units", "new_address", "province", "status", "citation")
+OUTPUT_COLUMNS = ("new_units", "new_codes", "new_address", "province", "status", "citation", "note")
 _ADDRESS_HEADERS = ("dia chi", "address", "dia_chi", "diachi")
 
 
@@ -45,51 +46,15 @@ def read_table(path: Path, column: str | None = None) -> Table:
         raise ConvertError(template("convert.missing", name=path.name))
     if path.stat().st_size > MAX_BYTES:
         raise ConvertError(template("convert.too_large", name=path.name, limit=MAX_BYTES >> 20))
-    suffix = path.suffix.lower()
-    if suffix == ".xlsx":
-        columns, rows = _xlsx_rows(path)
-    elif suffix in (".csv", ".txt"):
-        columns, rows = _csv_rows(path)
-    else:
+    if path.suffix.lower() not in (*TABLE_SUFFIXES, ".txt"):
         raise ConvertError(template("convert.unsupported", name=path.name))
+    try:
+        columns, rows = _records(read_rows(path, path.read_bytes())[0])
+    except LoadError as exc:
+        raise ConvertError(exc.message) from exc
     if not columns:
         raise ConvertError(template("convert.empty", name=path.name))
     return Table(columns, rows, _address_column(columns, column, path.name))
-
-
-def _csv_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    try:
-        text, _ = decode_text(path, path.read_bytes())
-    except LoadError as exc:
-        raise ConvertError(exc.message) from exc
-    sample = text[:4096]
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
-    lines = [row for row in reader if any(cell.strip() for cell in row)]
-    return _records(lines)
-
-
-def _xlsx_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
-        raise ConvertError(template("convert.bad_xlsx", name=path.name)) from exc
-    try:
-        sheet = book.worksheets[0]
-        lines = [
-            ["" if cell is None else str(cell) for cell in row]
-            for row in sheet.iter_rows(values_only=True)
-            if any(cell not in (None, "") for cell in row)
-        ]
-    finally:
-        book.close()
-    return _records(lines)
 
 
 def _records(lines: list[list[str]]) -> tuple[list[str], list[dict[str, str]]]:
@@ -112,16 +77,23 @@ def _address_column(columns: list[str], wanted: str | None, name: str) -> str:
     raise ConvertError(template("convert.which_column", name=name, columns=", ".join(columns)))
 
 
+def convert_line(line: str, registry: UnitRegistry, oldmap: OldMap | None) -> Conversion:
+    """One address as typed; an empty or overlong one is reported, not parsed."""
+    text = " ".join(line.split())
+    if not text or len(text) > MAX_ROW_CHARS:
+        return Conversion(input=text[:MAX_ROW_CHARS], status="not_found")
+    return convert(text, registry, oldmap)
+
+
 def convert_rows(
-    table: Table, registry: UnitRegistry, on_row: Callable[[], None] | None = None
+    table: Table,
+    registry: UnitRegistry,
+    oldmap: OldMap | None = None,
+    on_row: Callable[[], None] | None = None,
 ) -> Iterator[Conversion]:
     """One conversion per row, in order."""
     for row in table.rows:
-        text = " ".join((row.get(table.address_column) or "").split())
-        if not text or len(text) > MAX_ROW_CHARS:
-            yield Conversion(input=text[:MAX_ROW_CHARS], status="not_found")
-        else:
-            yield convert(text, registry)
+        yield convert_line(row.get(table.address_column) or "", registry, oldmap)
         if on_row is not None:
             on_row()
 

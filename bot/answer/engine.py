@@ -15,6 +15,7 @@ from index.embeddings import SentenceEmbeddings, recorded_name, resolve_model, s
 from bot.answer.understand.intents import IntentBank
 from bot.answer.understand.reading import Reader
 from index.gazetteer import Gazetteer
+from index.oldmap import OldMap
 from index.query import Catalog
 from index.registry import UnitRegistry
 from index.retriever import HybridRetriever
@@ -28,6 +29,7 @@ class Loaded:
     retriever: HybridRetriever
     registry: UnitRegistry
     reader: Reader
+    oldmap: OldMap  # the reference list's districts and communes, placed in the new map
 
 
 class Engine:
@@ -98,12 +100,15 @@ class Engine:
             search = SearchIndex.load(path, index.chunks, self.query_embedder)
         except (OSError, ValueError, KeyError, RuntimeError) as exc:  # faiss: RuntimeError
             raise damaged(path, exc) from exc
-        catalog = Catalog.build(index.documents(), index.registry.provinces)
+        # a reference list is data, not a text a question names by its words
+        texts = [f.document for f in index.files.values() if not f.reference]
+        catalog = Catalog.build(texts, index.registry.provinces)
         return Loaded(
             index=index,
             retriever=HybridRetriever(search, self.query_embedder, catalog, registry),
             registry=registry,
             reader=Reader(catalog, registry, Gazetteer(registry), self.intent_bank),
+            oldmap=OldMap(index, registry),
         )
 
     @cached_property

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.answer.responder import Responder
 from index.addresses import convert
+from index.oldmap import OldMap
 from index.registry import UnitRegistry
 from ingest.text import fold
 
@@ -80,13 +81,15 @@ def score(system: str, rows: list[Row], units_of: Callable[[str], set[str]]) -> 
     )
 
 
-def run(items: list[dict[str, Any]], registry: UnitRegistry, responder: Responder) -> list[ConvertScore]:
+def run(
+    items: list[dict[str, Any]], registry: UnitRegistry, responder: Responder, oldmap: OldMap | None = None
+) -> list[ConvertScore]:
     """sapxep convert, the same rows asked in the chat, and the peer when it is installed."""
     rows = rows_of(items)
     if not rows:
         return []
     scores = [
-        score("sapxep convert", rows, lambda a: set(convert(a, registry).new_units)),
+        score("sapxep convert", rows, lambda a: set(convert(a, registry, oldmap).new_units)),
         score("sapxep (hỏi đáp)", rows, lambda a: _asked(responder, a)),
     ]
     try:

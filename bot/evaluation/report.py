@@ -206,7 +206,8 @@ def _convert_table(engine: Engine, items: list[dict]) -> Table:
     table = Table(title="Đổi địa chỉ cũ → mới (cùng các dòng; đúng = đúng trọn bộ đơn vị mới)")
     for column in ("Hệ", "Số dòng", "Đúng", "Tách: đủ mọi phần", "dòng/giây", f"so với {PRODUCT} convert"):
         table.add_column(column, justify="left" if column == "Hệ" else "right")
-    scores = convert_bench.run(items, engine.load().registry, Responder(engine))
+    loaded = engine.load()
+    scores = convert_bench.run(items, loaded.registry, Responder(engine), loaded.oldmap)
     ours = scores[0].per_second
     for c in scores:
         ratio = f"{ours / c.per_second:.0f}× chậm hơn" if c is not scores[0] and c.per_second else "—"

@@ -9,9 +9,9 @@ from typing import Literal
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
-from bot.answer.convert import MAX_ROW_CHARS
+from bot.answer.convert import convert_line
 from bot.answer.engine import Engine
-from index.addresses import Conversion, convert
+from index.addresses import Conversion
 from index.embeddings import EmbeddingModelError
 from index.search import EmbeddingMismatch
 from index.store import IndexUnavailable
@@ -35,6 +35,8 @@ class ConvertedAddress(BaseModel):
     new_address: list[str]
     province: str
     citation: str
+    new_codes: list[str] = Field(description="mã số đơn vị hành chính cấp xã mới (1027/CTK-CSCL), theo thứ tự new_units")
+    note: str = Field(description="vì sao không tìm thấy, khi danh mục trước sắp xếp cho biết")
 
 
 class ConvertResponse(BaseModel):
@@ -53,16 +55,12 @@ def convert_router(engine: Engine) -> APIRouter:
         if len(request.addresses) > MAX_ADDRESSES:
             raise HTTPException(413, template("convert.too_many", limit=MAX_ADDRESSES))
         try:
-            registry = (await asyncio.to_thread(engine.load)).registry
+            loaded = await asyncio.to_thread(engine.load)
         except (IndexUnavailable, EmbeddingMismatch, EmbeddingModelError) as exc:
             raise HTTPException(status_code=503, detail=exc.message) from exc
 
         def run() -> list[Conversion]:
-            return [
-                convert(line, registry) if 0 < len(line) <= MAX_ROW_CHARS
-                else Conversion(input=line[:MAX_ROW_CHARS], status="not_found")
-                for line in (" ".join(a.split()) for a in request.addresses)
-            ]  # fmt: skip
+            return [convert_line(a, loaded.registry, loaded.oldmap) for a in request.addresses]
 
         results = await asyncio.get_running_loop().run_in_executor(None, run)
         return ConvertResponse(results=[ConvertedAddress(**r.to_dict()) for r in results])
