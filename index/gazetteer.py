@@ -30,7 +30,8 @@ class Near:
 
 
 class Gazetteer:
-    def __init__(self, registry: UnitRegistry):
+    def __init__(self, registry: UnitRegistry, districts: list[tuple[str, str]] = ()):
+        """`districts`: (name, province) of the old districts the reference list gives."""
         self._old: dict[str, set[str]] = defaultdict(set)  # province key -> folded old names
         self._new: dict[str, set[str]] = defaultdict(set)
         self._districts: dict[str, set[str]] = defaultdict(set)  # district key -> provinces
@@ -43,6 +44,8 @@ class Gazetteer:
                 district = _district_key(old.qualifier)
                 if district:
                     self._districts[district].add(change.province)
+        for name, province in districts:
+            self._districts[_district_key(name)].add(province)
         self._all_old = sorted({n for names in self._old.values() for n in names})
         self._all_new = sorted({n for names in self._new.values() for n in names})
         self.registry = registry

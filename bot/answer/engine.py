@@ -103,12 +103,14 @@ class Engine:
         # a reference list is data, not a text a question names by its words
         texts = [f.document for f in index.files.values() if not f.reference]
         catalog = Catalog.build(texts, index.registry.provinces)
+        oldmap = OldMap(index, registry)
+        districts = [(d.name, d.province) for d in oldmap.districts]
         return Loaded(
             index=index,
             retriever=HybridRetriever(search, self.query_embedder, catalog, registry),
             registry=registry,
-            reader=Reader(catalog, registry, Gazetteer(registry), self.intent_bank),
-            oldmap=OldMap(index, registry),
+            reader=Reader(catalog, registry, Gazetteer(registry, districts), self.intent_bank),
+            oldmap=oldmap,
         )
 
     @cached_property

@@ -152,6 +152,11 @@ class Responder:
         if elsewhere:
             text = template("refusal.no_documents_of", place=elsewhere)
             return Answer(question=question, answer=text, refused=True, mode=mode, topic=elsewhere)
+        if mode in candidates.OLDMAP_MODES:
+            drafted = candidates.from_oldmap(reading, loaded, sources)
+            if drafted is not None:
+                return Answer(question=question, answer=drafted.text, mode=mode, citations=sources.citations,
+                              facts=drafted.facts or [], subject=candidates.subject(reading, loaded))  # fmt: skip
         if reading.intent.name == "doc_by_province":
             candidates.province_document(hints, loaded)
         text = reading.linked.text
