@@ -21,14 +21,14 @@ def base_url(engine, settings: Settings) -> Iterator[str]:
 
 def test_healthz(base_url: str) -> None:
     body = httpx.get(f"{base_url}/healthz").json()
-    assert (body["status"], body["index"], body["documents"]) == ("ok", True, 41)
+    assert (body["status"], body["index"], body["documents"]) == ("ok", True, 42)
     assert body["parts"]["index"] == "ok" and body["parts"]["telegram"] == "off"
     assert body["parts"]["state"] == body["parts"]["database"] == "ok"
 
 
 def test_documents_carry_their_metadata(base_url: str) -> None:
     docs = {d["doc_id"]: d for d in httpx.get(f"{base_url}/api/documents").json()}
-    assert len(docs) == 41
+    assert len(docs) == 42
     thai_binh = docs["002_6d727a2a5508cfde.txt"]
     assert thai_binh["number"] == "02-KH/BTGDUK"
     assert thai_binh["date"] == "2024-12-16"

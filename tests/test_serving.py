@@ -117,11 +117,11 @@ def test_reingesting_unchanged_files_loads_nothing(
     engine: Engine, corpus: Path, tmp_path: Path
 ) -> None:
     model = engine.embedding_name
-    assert up_to_date(engine.store, [corpus], model) == 41
+    assert up_to_date(engine.store, [corpus], model) == 42
     assert up_to_date(engine.store, [corpus], "another-model") is None
     copy = tmp_path / "corpus"
     shutil.copytree(corpus, copy)
-    assert up_to_date(engine.store, [copy], model) == 41  # same names, same bytes
+    assert up_to_date(engine.store, [copy], model) == 42  # same names, same bytes
     changed = next(copy.rglob("*.txt"))
     changed.write_text(changed.read_text(encoding="utf-8") + "\nThêm một dòng.", encoding="utf-8")
     assert up_to_date(engine.store, [copy], model) is None
@@ -142,7 +142,7 @@ def test_the_cli_says_nothing_changed(
         [SAPXEP, "ingest", str(corpus)], env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "Không có gì thay đổi: 41 tài liệu" in done.stdout
+    assert "Không có gì thay đổi: 42 tài liệu" in done.stdout
 
 
 def _env() -> dict[str, str]:
