@@ -31,18 +31,14 @@ from bot.answer.newmap import (
     compose_units,
     unit_facts,
 )
-from bot.answer.nation import compose_national
-from bot.answer.oldmap import compose_district_status, compose_districts
 from bot.answer.subjects import subject_of
 from bot.answer.understand.reading import Reading
-from index.nation import Provisions, national_facts
 from index.query import Hints
 from index.retriever import Retrieval
 from ingest.text import fold
 from prompts import template
 
 REGISTRY_MODES = frozenset({"unit_lookup", "unit_reverse", "unit_count", "province_lookup", "address"})
-OLDMAP_MODES = frozenset({"district_lookup", "district_status", "national"})
 
 
 @dataclass
@@ -81,37 +77,6 @@ def from_map(reading: Reading, loaded: Loaded, sources: Sources) -> Drafted | No
         text = "\n".join(compose_units(group, chunk_of, sources) for group in named.values())
         return Drafted(text, facts=unit_facts(placements))
     return None
-
-
-def from_oldmap(reading: Reading, loaded: Loaded, sources: Sources) -> Drafted | None:
-    """Old districts (their communes' new units, whether they still exist) and country-wide facts."""
-    hints, mode = reading.hints, reading.mode
-    chunk_of = loaded.retriever.clause_chunks
-    if mode == "national":
-        facts = national_facts(loaded.index, loaded.registry, loaded.oldmap)
-        q = f" {reading.linked.masked()} "
-        extreme = " nhat " in q
-        aspect = "most" if extreme and " nhieu " in q else "fewest" if extreme and " it " in q else "total"
-        text, data = compose_national(facts, aspect, chunk_of, sources)
-        return Drafted(text, facts=data)
-    districts = _districts(reading, loaded)
-    if not districts:
-        return None
-    if mode == "district_status":
-        ended = Provisions(loaded.index, loaded.registry.provinces).of("district_end")
-        if ended:
-            return Drafted(compose_district_status(districts[0], loaded.oldmap, ended[0], chunk_of, sources))
-    text, data = compose_districts(districts, loaded.oldmap, chunk_of, sources)
-    return Drafted(text, facts=data)
-
-
-def _districts(reading: Reading, loaded: Loaded) -> list:
-    province = reading.hints.provinces[0] if len(reading.hints.provinces) == 1 else ""
-    for mention in reading.linked.strong("district"):
-        found = loaded.oldmap.find_districts(mention.words, province)
-        if found:
-            return found
-    return []
 
 
 def what_is_said(reading: Reading, loaded: Loaded, sources: Sources) -> str:

@@ -11,7 +11,7 @@ import time
 from collections import OrderedDict
 from typing import Protocol
 
-from bot.answer import candidates
+from bot.answer import candidates, mapfacts
 from bot.answer.cache import AnswerCache, Entry
 from bot.answer.compose import STOP_WORDS, Sources
 from bot.answer.engine import Engine, Loaded
@@ -143,20 +143,20 @@ class Responder:
             unit = _unknown_unit(reading)
             text, missing = template("refusal.unit_unknown", unit=unit), template("topic.unit_unknown", unit=unit)
             return Answer(question=question, answer=text, refused=True, mode=mode, topic=missing)
+        drafted = None
         if mode in candidates.REGISTRY_MODES:
             drafted = candidates.from_map(reading, loaded, sources)
-            if drafted is not None:
-                return Answer(question=question, answer=drafted.text, mode=mode, citations=sources.citations,
-                              facts=drafted.facts or [], subject=candidates.subject(reading, loaded))  # fmt: skip
+        elif mode in mapfacts.MODES:
+            drafted = mapfacts.from_mapfacts(reading, loaded, sources)
+        elif reading.intent.name == "doc_by_province":
+            drafted = mapfacts.resolution_of(reading, loaded, sources)
+        if drafted is not None:
+            return Answer(question=question, answer=drafted.text, mode=mode, citations=sources.citations,
+                          facts=drafted.facts or [], subject=candidates.subject(reading, loaded))  # fmt: skip
         elsewhere = candidates.place_without_documents(reading, loaded) if mode in RETRIEVAL else ""
         if elsewhere:
             text = template("refusal.no_documents_of", place=elsewhere)
             return Answer(question=question, answer=text, refused=True, mode=mode, topic=elsewhere)
-        if mode in candidates.OLDMAP_MODES:
-            drafted = candidates.from_oldmap(reading, loaded, sources)
-            if drafted is not None:
-                return Answer(question=question, answer=drafted.text, mode=mode, citations=sources.citations,
-                              facts=drafted.facts or [], subject=candidates.subject(reading, loaded))  # fmt: skip
         if reading.intent.name == "doc_by_province":
             candidates.province_document(hints, loaded)
         text = reading.linked.text

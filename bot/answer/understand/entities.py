@@ -118,7 +118,14 @@ def _address_mention(hints: Hints) -> list[Mention]:
 def names_a_unit(linked: Linked) -> bool:
     """A commune is named (a type word and a name, or an address line), known or not."""
     address = linked.hints.address
-    return bool(kind_words_in(linked.text)) or (address is not None and address.commune is not None)
+    if address is not None and address.commune is not None:
+        return True
+    words = match_form(linked.text, chat=True).split()
+    for i in kind_words_in(linked.text):
+        after = words[i + len(kind_words(" ".join(words[i : i + 2]))) :]
+        if after and not _common(after[0]):
+            return True
+    return False
 
 
 def _province_mentions(q: str, hints: Hints) -> list[Mention]:
