@@ -100,12 +100,10 @@ def _claim(reading: Reading, loaded: Loaded, sources: Sources) -> Drafted | None
 
 
 def _district(reading: Reading, loaded: Loaded, sources: Sources) -> Drafted | None:
-    province = reading.hints.provinces[0] if len(reading.hints.provinces) == 1 else ""
-    districts = []
-    for mention in reading.linked.strong("district"):
-        districts = loaded.oldmap.find_districts(mention.words, province)
-        if districts:
-            break
+    # the list knows a district by its old province, as the question names it
+    provinces = [m.key for m in reading.hints.mentions[:1]] + [""]
+    districts = next((found for mention in reading.linked.strong("district") for province in provinces
+                      if (found := loaded.oldmap.find_districts(mention.words, province))), [])  # fmt: skip
     if not districts:
         return None
     chunk_of = loaded.retriever.clause_chunks
