@@ -276,6 +276,9 @@ CHAT_ABBREVIATIONS: dict[str, str] = {
     "ntn": "như thế nào",
     "vs": "với",
     "p": "phường",
+    "x": "xã",
+    "xd": "xây dựng",
+    "htct": "hệ thống chính trị",
 }
 
 # Only as written in capitals: in lower case they are ordinary syllables.
