@@ -79,6 +79,20 @@ def from_map(reading: Reading, loaded: Loaded, sources: Sources) -> Drafted | No
     return None
 
 
+def english_lines(facts: list[dict[str, Any]]) -> str:
+    """For a question asked in English: one English line per old unit, the names as the
+    resolutions write them (the Vietnamese answer and its sources follow)."""
+    lines = []
+    for fact in facts:
+        if not fact.get("new_units"):
+            continue
+        key = "english.split" if fact.get("status") == "split" else "english.unchanged" if fact.get("status") == "unchanged" else "english.merged"
+        lines.append(template(key, old=fact.get("old_unit") or fact.get("input", ""),
+                              new=" / ".join(fact["new_units"]), province=fact.get("province", ""),
+                              citation=fact.get("citation", "")))  # fmt: skip
+    return "\n".join(lines)
+
+
 def what_is_said(reading: Reading, loaded: Loaded, sources: Sources) -> str:
     """For an attribute the documents never hold: what they do say of the entity asked about."""
     hints = reading.hints

@@ -151,7 +151,9 @@ class Responder:
         elif reading.intent.name == "doc_by_province":
             drafted = mapfacts.resolution_of(reading, loaded, sources)
         if drafted is not None:
-            return Answer(question=question, answer=drafted.text, mode=mode, citations=sources.citations,
+            english = candidates.english_lines(drafted.facts or []) if reading.linked.english else ""
+            text = f"{english}\n{drafted.text}" if english else drafted.text
+            return Answer(question=question, answer=text, mode=mode, citations=sources.citations,
                           facts=drafted.facts or [], subject=candidates.subject(reading, loaded))  # fmt: skip
         elsewhere = candidates.place_without_documents(reading, loaded) if mode in RETRIEVAL else ""
         if elsewhere:

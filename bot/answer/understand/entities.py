@@ -40,6 +40,7 @@ class Linked:
     text: str  # the question as read (English type words in Vietnamese)
     hints: Hints
     mentions: list[Mention] = field(default_factory=list)
+    english: bool = False  # asked in English: registry answers begin with an English line
 
     def strong(self, kind: str) -> list[Mention]:
         return [m for m in self.mentions if m.kind == kind and m.confidence > WEAK]
@@ -74,7 +75,7 @@ def read_english(text: str) -> str:
     text = re.sub(
         rf"\b({alternatives})\s+(\d+)\b", lambda m: f"{types[m.group(1).lower()]} {m.group(2)}", text, flags=re.I
     )
-    named = rf"((?:[A-ZĐÀ-Ỹ][\wÀ-ỹ'-]*\s+){{1,4}})({alternatives})\b"
+    named = rf"((?:[A-ZĐÀ-Ỹ][\wÀ-ỹ'-]*\s+){{1,4}})((?i:{alternatives}))\b"
 
     def vietnamese(m: re.Match[str]) -> str:
         words = m.group(1).split()
@@ -82,7 +83,7 @@ def read_english(text: str) -> str:
             words.pop(0)
         return f"{m.group(1)}{m.group(2)}" if not words else f"{' '.join(m.group(1).split()[: -len(words)])} {types[m.group(2).lower()]} {' '.join(words)} ".lstrip()
 
-    text = re.sub(named, vietnamese, text, flags=re.I)
+    text = re.sub(named, vietnamese, text)
     for place, vietnamese in _english_places().items():
         text = re.sub(rf"(?i)(?<!\w){re.escape(place)}(?!\w)", vietnamese, text)
     return text
@@ -203,7 +204,7 @@ def link(
     q = match_form(text, chat=True)
     mentions = _unit_mentions(text, hints) + _address_mention(hints) + _province_mentions(q, hints)
     mentions += _district_mentions(hints, gazetteer) + _doc_mentions(q, hints, catalog)
-    return Linked(text, hints, mentions)
+    return Linked(text, hints, mentions, english=_in_english(question))
 
 
 def _drop_district_names(text: str, hints: Hints) -> None:
@@ -228,6 +229,13 @@ def _district_province(hints: Hints, gazetteer: Gazetteer) -> list[str]:
             if provinces:
                 return sorted(provinces) if len(provinces) == 1 else []
     return []
+
+
+def _in_english(question: str) -> bool:
+    """Mostly English words ("Which ward is … now?"), by the asking words it uses."""
+    words = re.findall(r"[a-z]+", question.lower())
+    asking = sum(w in ENGLISH_WORDS or w in ("how", "does", "did", "still", "exist", "merged", "new") for w in words)
+    return asking >= 2 and asking * 4 >= len(words)
 
 
 def kind_words_in(text: str) -> list[int]:
