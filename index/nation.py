@@ -44,9 +44,6 @@ class NationalFacts:
         low = min((c.total for c in self.counts), default=0)
         return [c for c in self.counts if c.total == low]
 
-    def ranked(self) -> list[UnitCount]:
-        return sorted(self.counts, key=lambda c: (-c.total, c.province))
-
 
 def kind_counts(count: UnitCount) -> dict[str, int]:
     """"113 phường, 54 xã và 01 đặc khu" -> {"phường": 113, "xã": 54, "đặc khu": 1}."""
