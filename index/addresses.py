@@ -104,7 +104,9 @@ def convert(text: str, registry: UnitRegistry, oldmap: OldMap | None = None) -> 
     return result
 
 
-def located(address: ParsedAddress, registry: UnitRegistry, oldmap: OldMap) -> tuple[list[Placement], str]:
+def located(
+    address: ParsedAddress, registry: UnitRegistry, oldmap: OldMap
+) -> tuple[list[Placement], str]:
     """The placements of the address's commune, found in the reference list by its district
     and province; a district the list knows without that commune gives no placement and a
     note with the district's nearest names. A name in no row at all is looked up in the
@@ -136,7 +138,7 @@ def new_codes(result: Conversion, oldmap: OldMap) -> list[str]:
     for p in result.placements:
         listed = oldmap.codes.of_change(p.change)
         codes.setdefault(new_unit_label(p), []).append(listed.code if listed else "")
-    return ["/".join(dict.fromkeys(c for c in codes.get(unit, []) if c)) for unit in result.new_units]
+    return ["/".join(dict.fromkeys(c for c in codes.get(u, []) if c)) for u in result.new_units]
 
 
 def find_placements(address: ParsedAddress, registry: UnitRegistry) -> list[Placement]:

@@ -199,12 +199,15 @@ def _refuse_conflicting_lists(
     if not fresh:
         return
     listed = [u for f in files.values() for u in extract_unit_list(f.document)]
-    merges = province_merges([c for f in files.values() for c in extract_provinces(f.document, f.chunks)])
+    changes = [c for f in files.values() for c in extract_provinces(f.document, f.chunks)]
+    merges = province_merges(changes)
     for doc_id in fresh:
-        conflicts = code_conflicts(files[doc_id].reference, listed, lambda p: merges.get(province_key(p), ""))
+        rows = files[doc_id].reference
+        conflicts = code_conflicts(rows, listed, lambda p: merges.get(province_key(p), ""))
         if not conflicts:
             continue
-        shown = "; ".join(conflicts[:3]) + (f" (và {len(conflicts) - 3} mã khác)" if len(conflicts) > 3 else "")
+        more = f" (và {len(conflicts) - 3} mã khác)" if len(conflicts) > 3 else ""
+        shown = "; ".join(conflicts[:3]) + more
         message = f"Danh mục {Path(files[doc_id].document.path).name} không được nạp: {shown}."
         report.errors.append(FileError(files[doc_id].document.path, message))
         (report.added if doc_id in report.added else report.updated).remove(doc_id)

@@ -24,7 +24,9 @@ class UnitVerdict:
     placements: list[Placement]  # where A went: the fact that decides
 
 
-def check_province_claim(old: str, into: str, provinces: ProvinceRegistry) -> ProvinceVerdict | None:
+def check_province_claim(
+    old: str, into: str, provinces: ProvinceRegistry
+) -> ProvinceVerdict | None:
     """"A nhập vào B": true when A was merged into the new province B, or with B into one;
     None when A is no province of the appendix."""
     key = province_key(old)
@@ -33,7 +35,7 @@ def check_province_claim(old: str, into: str, provinces: ProvinceRegistry) -> Pr
         return None
     change = mention.change
     target = province_key(into)
-    together = target == province_key(change.new_name) or target in {province_key(o) for o in change.olds}
+    together = target in {province_key(name) for name in (change.new_name, *change.olds)}
     fact = ProvinceMention(key, change, as_old=True, as_new=False)
     return ProvinceVerdict(change.merged and together and target != key, fact)
 

@@ -3,24 +3,17 @@ code, and the unit a code names."""
 
 from __future__ import annotations
 
-from index.registry import name_key
-from ingest.provinces import province_key
 from ingest.records import Chunk, UnitChange
-from ingest.text import fold
 from ingest.units import ListedUnit, unit_key
 
 
 class NewCodes:
     def __init__(self, listed: list[ListedUnit], chunks: dict[str, list[Chunk]]):
         """`chunks`: doc_id -> passages, for the row that states a code."""
-        self.listed = listed
         self._chunks = chunks
         self._by_code = {u.code: u for u in listed}
         self._by_key = {unit_key(u.kind, u.name, u.province): u for u in listed}
         self._by_change: dict[int, ListedUnit | None] = {}
-        self._by_folded: dict[str, list[ListedUnit]] = {}
-        for u in listed:
-            self._by_folded.setdefault(fold(u.name), []).append(u)
 
     def by_code(self, code: str) -> ListedUnit | None:
         return self._by_code.get(code.strip().zfill(5)) if code.strip().isdigit() else None
@@ -32,17 +25,9 @@ class NewCodes:
             self._by_change[id(change)] = self._by_key.get(key)
         return self._by_change[id(change)]
 
-    def find(self, name: str, kind: str = "", province: str = "") -> list[ListedUnit]:
-        """New units called `name` (typed with or without diacritics), of a kind, in a new
-        province; typed with diacritics, those spelled so when there are ("Sơn Hà", "Sơn Hạ")."""
-        pool = self._by_folded.get(fold(name), [])
-        if name != fold(name):
-            pool = [u for u in pool if name_key(u.name) == name_key(name)] or pool
-        if kind:
-            pool = [u for u in pool if fold(u.kind) == fold(kind)]
-        if province:
-            pool = [u for u in pool if province_key(u.province) == province_key(province)]
-        return pool
+    def of_changes(self, changes: list[UnitChange]) -> list[ListedUnit]:
+        """The listed units of new units found by name (`UnitRegistry.formed`)."""
+        return [u for u in map(self.of_change, changes) if u is not None]
 
     def row_chunk(self, unit: ListedUnit) -> Chunk | None:
         """The passage of the list that holds the unit's row."""

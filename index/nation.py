@@ -44,9 +44,6 @@ class NationalFacts:
         low = min((c.total for c in self.counts), default=0)
         return [c for c in self.counts if c.total == low]
 
-    def ranked(self) -> list[UnitCount]:
-        return sorted(self.counts, key=lambda c: (-c.total, c.province))
-
 
 def kind_counts(count: UnitCount) -> dict[str, int]:
     """"113 phường, 54 xã và 01 đặc khu" -> {"phường": 113, "xã": 54, "đặc khu": 1}."""
@@ -56,7 +53,11 @@ def kind_counts(count: UnitCount) -> dict[str, int]:
     return out
 
 
-def national_facts(index: Index, registry: UnitRegistry, oldmap: OldMap | None = None) -> NationalFacts:
+def national_facts(
+    index: Index, registry: UnitRegistry, oldmap: OldMap | None = None
+) -> NationalFacts:
+    """The country-wide facts; with the old map, the old communes arranged are counted on the
+    list (namesakes are then told apart), else as the distinct old units the clauses name."""
     counts = index.registry.counts
     by_kind = {kind: sum(kind_counts(c).get(kind, 0) for c in counts) for kind in NEW_KINDS}
     changes = registry.changes
@@ -66,7 +67,8 @@ def national_facts(index: Index, registry: UnitRegistry, oldmap: OldMap | None =
             any(not p.change.unchanged for p in oldmap.placements(c)) for c in oldmap.communes
         )  # fmt: skip
     else:
-        old_arranged = len({(c.province, o.kind, o.name, o.qualifier) for c in arranged for o in c.olds})
+        olds = {(c.province, o.kind, o.name, o.qualifier) for c in arranged for o in c.olds}
+        old_arranged = len(olds)
     provinces = index.registry.province_changes
     return NationalFacts(
         counts=counts,

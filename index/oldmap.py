@@ -14,7 +14,7 @@ from index.store import Index
 from ingest.oldmatch import district_key, exact_key, loose_key, match_communes
 from ingest.provinces import province_key
 from ingest.records import Chunk, Document, OldCommune
-from ingest.text import fold
+from ingest.text import fold, normalize
 from prompts import template
 
 DISTRICT_KINDS = ("quận", "huyện", "thị xã", "thành phố")
@@ -47,7 +47,8 @@ class OldDistrict:
 
 @dataclass(frozen=True)
 class Located:
-    """What an old address's commune is in the list, in the district typed when the list knows it."""
+    """What an old address's commune is in the list (in the district typed, when the list
+    knows that district)."""
 
     communes: list[OldCommune]
     placements: list[Placement]
@@ -72,7 +73,7 @@ class OldMap:
         self.districts = [
             OldDistrict(g[0].province, g[0].province_code, g[0].district, code, tuple(g), list_of[code])
             for code, g in districts.items()
-        ]
+        ]  # fmt: skip
         self._district_by_code = {d.code: d for d in self.districts}
         self._districts_named: dict[str, list[OldDistrict]] = {}
         for d in self.districts:
@@ -84,7 +85,8 @@ class OldMap:
             self._names.setdefault(loose_key(c.name), []).append(c)
         matching = match_communes(self.communes, registry.changes, registry.new_province)
         self._placements = {
-            code: [Placement(change, old) for change, old in refs] for code, refs in matching.by_code.items()
+            code: [Placement(change, old) for change, old in refs]
+            for code, refs in matching.by_code.items()
         }
         self._unlisted = {(id(change), id(old)) for change, old in matching.unlisted}
 
@@ -123,6 +125,7 @@ class OldMap:
     ) -> list[OldCommune]:
         """Listed communes called `name` (spelling variants allowed), of a kind, in an old or
         new province, in a district."""
+        name = normalize(name)
         found = self._names.get(loose_key(name), [])
         if name != fold(name):  # typed with diacritics: those spelled so, when there are
             spelled = [c for c in found if exact_key(c.name) == exact_key(name)]
@@ -141,8 +144,10 @@ class OldMap:
         districts = self.find_districts(district, province) if district else []
         if len(districts) == 1:
             typed = districts[0]
-            found = self.find_communes(name, kind, province, typed) or self.find_communes(name, "", province, typed)
-            return Located(found, self._placed(found), typed, None if found else self.near(name, typed))
+            found = self.find_communes(name, kind, province, typed)
+            found = found or self.find_communes(name, "", province, typed)  # "thị trấn" typed "xã"
+            near = None if found else self.near(name, typed)
+            return Located(found, self._placed(found), typed, near)
         found = self.find_communes(name, kind, province)
         if districts:
             found = [c for c in found if c.district_code in {d.code for d in districts}] or found
@@ -175,7 +180,8 @@ class OldMap:
         if key in self._old_provinces:
             return False
         new = self.registry.new_province(wanted)
-        return bool(new) and province_key(new) == province_key(self.registry.new_province(old_province))
+        now = self.registry.new_province(old_province)
+        return bool(new) and province_key(new) == province_key(now)
 
     # --- citing the list ------------------------------------------------------------------
 
@@ -188,10 +194,11 @@ class OldMap:
     def district_chunk(self, district: OldDistrict) -> Chunk:
         """The district's rows of the list as a passage: what a fact from the list cites."""
         rows = ", ".join(f"{c.kind.capitalize()} {c.name} ({c.code})" for c in district.communes)
+        place = f"{district.province} ({district.province_code}) › {district.name} ({district.code})"
         return Chunk(
             chunk_id=f"{district.doc_id}#{district.code}",
             doc_id=district.doc_id,
-            text=f"{district.province} ({district.province_code}) › {district.name} ({district.code}): {rows}.",
+            text=f"{place}: {rows}.",
             section=f"{district.province} › {district.name} (mã {district.code})",
             province=district.province,
         )

@@ -24,7 +24,7 @@ class Registry:
     counts: list[UnitCount] = field(default_factory=list)  # per province, its resolution
     unit_list: list[ListedUnit] = field(default_factory=list)  # 1027/CTK-CSCL
     cross_check: CrossCheck | None = None
-    provisions: list[Provision] = field(default_factory=list)  # dated clauses (ingest/provisions.py)
+    provisions: list[Provision] = field(default_factory=list)  # ingest/provisions.py
     reference_check: ReferenceCheck | None = None  # the reference list against the resolutions
 
     @property

@@ -14,15 +14,18 @@ from dataclasses import dataclass, field
 from ingest.provinces import province_key
 from ingest.records import OldCommune, OldUnit, UnitChange
 from ingest.units import ListedUnit
-from ingest.text import fold, normalize
+from ingest.text import fold
 
 Ref = tuple[UnitChange, OldUnit]
-_DISTRICT_KIND = re.compile(r"^(?:thuoc\s+)?(?:huyen|quan|thi xa|thanh pho|tinh|tp|tx|h|q)(?:\.\s*|\s+)")
-_FARM = re.compile(r"^n\.?\s?t\.?\s+")  # the list writes "N.T Phong Hải" for "Nông trường Phong Hải"
+_DISTRICT_KIND = re.compile(
+    r"^(?:thuoc\s+)?(?:huyen|quan|thi xa|thanh pho|tinh|tp|tx|h|q)(?:\.\s*|\s+)"
+)
+_FARM = re.compile(r"^n\.?\s?t\.?\s+")  # the list's "N.T Phong Hải": "Nông trường Phong Hải"
 
 
 def exact_key(name: str) -> str:
-    return normalize(re.sub(r"\s*-\s*", " - ", name)).lower()
+    """Of a normalised name (ingest normalises every text once): case and hyphens aside."""
+    return re.sub(r"\s*-\s*", " - ", name).lower()
 
 
 def loose_key(name: str) -> str:
@@ -41,7 +44,8 @@ _LEVELS: tuple[Callable[[str, str], tuple[str, str]], ...] = (
     lambda kind, name: (fold(kind), exact_key(name)),
     lambda kind, name: (fold(kind), fold(name)),
     lambda kind, name: (fold(kind), loose_key(name)),
-    lambda kind, name: ("", loose_key(name)),  # the clause gives the wrong kind ("các thị trấn …, xã …")
+    # a kind the clause misreads ("các thị trấn A, B và các xã C" glued together)
+    lambda kind, name: ("", loose_key(name)),
 )
 
 
@@ -124,7 +128,9 @@ def match_communes(
     return matching
 
 
-def _near_unmatched(province: _Province | None, old: OldUnit, matching: Matching) -> OldCommune | None:
+def _near_unmatched(
+    province: _Province | None, old: OldUnit, matching: Matching
+) -> OldCommune | None:
     """The one listed commune of the same kind, named by no clause, whose loose name is one
     letter away ("Hua Bun" / "Hua Bum", "Nà Pó" / "Nà Bó")."""
     if province is None:
@@ -171,7 +177,9 @@ def check_reference(communes: list[OldCommune], matching: Matching) -> Reference
         provinces=len({c.province_code for c in communes}),
         unlisted=list(unlisted),
         unmentioned=[
-            f"{c.label} ({c.district}, {c.province})" for c in communes if c.code not in matching.by_code
+            f"{c.label} ({c.district}, {c.province})"
+            for c in communes
+            if c.code not in matching.by_code
         ],
         ambiguous=len(matching.ambiguous),
     )
@@ -184,10 +192,12 @@ def code_conflicts(
     unit of another: a new unit keeps the code of one of the communes it took, never one from
     another province."""
     by_code = {u.code: u for u in listed}
-    return [
-        f"mã {c.code} là {c.label} ({c.district}, {c.province}) trong danh mục, nhưng là "
-        f"{by_code[c.code].kind} {by_code[c.code].name} ({by_code[c.code].province}) trong 1027/CTK-CSCL"
-        for c in communes
-        if c.code in by_code
-        and province_key(new_province(c.province) or c.province) != province_key(by_code[c.code].province)
-    ]
+    out = []
+    for c in communes:
+        new = by_code.get(c.code)
+        if new and province_key(new_province(c.province) or c.province) != province_key(new.province):
+            out.append(
+                f"mã {c.code} là {c.label} ({c.district}, {c.province}) trong danh mục, nhưng là "
+                f"{new.kind} {new.name} ({new.province}) trong 1027/CTK-CSCL"
+            )
+    return out

@@ -17,7 +17,7 @@ from ingest.text import clean_document_text
 from ingest.units import extract_units, unmatched_clauses
 
 # Bump when parsing changes what is extracted: stored files are then parsed again.
-PARSER_VERSION = 3
+PARSER_VERSION = 4
 
 
 @dataclass

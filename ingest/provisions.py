@@ -19,15 +19,24 @@ def _pattern(text: str) -> re.Pattern[str]:
 
 # kind -> what the sentence says; a date in it is the provision's date
 PATTERNS = {
-    "communes_start": _pattern(rf"hình thành sau sắp xếp.{{0,160}}?chính thức hoạt động từ ngày {_DATE}"),
+    "communes_start": _pattern(
+        rf"hình thành sau sắp xếp.{{0,160}}?chính thức hoạt động từ ngày {_DATE}"
+    ),
     "old_until": _pattern(r"trước sắp xếp tiếp tục hoạt động cho đến khi"),
     "effective": _pattern(r"có hiệu lực thi hành từ ngày được thông qua"),
-    "area_published": _pattern(rf"diện tích tự nhiên.{{0,200}}?công bố công khai trước ngày {_DATE}"),
+    "area_published": _pattern(
+        rf"diện tích tự nhiên.{{0,200}}?công bố công khai trước ngày {_DATE}"
+    ),
     "passed": _pattern(rf"được .{{0,120}}?thông qua ngày {_DATE}"),
-    "district_end": _pattern(rf"kết thúc hoạt động của đơn vị hành chính cấp huyện từ ngày {_DATE}"),
-    "province_total": _pattern(r"số lượng đơn vị hành chính cấp tỉnh sau sáp nhập là \d+ tỉnh, thành phố"),
+    "district_end": _pattern(
+        rf"kết thúc hoạt động của đơn vị hành chính cấp huyện từ ngày {_DATE}"
+    ),
+    "province_total": _pattern(
+        r"số lượng đơn vị hành chính cấp tỉnh sau sáp nhập là \d+ tỉnh, thành phố"
+    ),
 }
-CLOSING = "câu kết"  # "Nghị quyết này được … thông qua ngày …" closes the text, after its last article
+# "Nghị quyết này được … thông qua ngày …" closes the text, after its last article
+CLOSING = "câu kết"
 _ITEM = re.compile(r"(?:^|\n)(\d+)\.\s")
 _TOP_ITEM = re.compile(r"^(\d+)\.$")
 
@@ -41,16 +50,19 @@ def extract_provisions(doc: Document, chunks: list[Chunk]) -> list[Provision]:
             if m is None or kind in found:
                 continue
             date = _iso(m) if m.lastindex else (doc.date if kind == "effective" else "")
+            section = CLOSING if kind == "passed" else _section(chunk, m.start())
             found[kind] = Provision(
-                kind=kind, date=date, doc_id=doc.doc_id, number=doc.number,
-                section=CLOSING if kind == "passed" else _section(chunk, m.start()), chunk_id=chunk.chunk_id,
-                text=_sentence(chunk.text, m.start(), m.end()), province=doc.province,
+                kind=kind, date=date, doc_id=doc.doc_id, number=doc.number, section=section,
+                chunk_id=chunk.chunk_id, text=_sentence(chunk.text, m.start(), m.end()),
+                province=doc.province,
             )  # fmt: skip
     return list(found.values())
 
 
 def _iso(m: re.Match[str]) -> str:
-    day, month, year = (int(m.group(i)) for i in range(m.lastindex - 2, m.lastindex + 1))  # type: ignore[operator]
+    """The date of the last three groups: day, month, year."""
+    last = m.lastindex or 0
+    day, month, year = (int(m.group(i)) for i in range(last - 2, last + 1))
     return f"{year:04d}-{month:02d}-{day:02d}"
 
 

@@ -33,7 +33,7 @@ class Column:
 
 
 COLUMNS = (
-    Column("province", "Tỉnh Thành Phố", ("tinh / thanh pho", "tinh/thanh pho", "ten tinh", "tinh")),
+    Column("province", "Tỉnh Thành Phố", ("tinh / thanh pho", "tinh/thanh pho", "tinh")),
     Column("province_code", "Mã TP", ("ma tinh",), 2),
     Column("district", "Quận Huyện", ("quan / huyen", "quan/huyen", "ten quan huyen", "huyen")),
     Column("district_code", "Mã QH", ("ma quan huyen", "ma huyen"), 3),
@@ -57,7 +57,8 @@ def read_reference(path: Path, doc_id: str) -> tuple[Document, list[OldCommune]]
         raise LoadError(path, f"Không mở được tệp {path.name}.") from exc
     if size > MAX_REFERENCE_BYTES:
         limit = MAX_REFERENCE_BYTES >> 20
-        raise LoadError(path, f"Danh mục {path.name} lớn quá {limit} MB; hãy tách theo tỉnh rồi nạp từng tệp.")
+        message = f"Danh mục {path.name} lớn quá {limit} MB; hãy tách theo tỉnh rồi nạp từng tệp."
+        raise LoadError(path, message)
     data = path.read_bytes()
     if not data.strip():
         raise LoadError(path, f"Tệp rỗng: {path.name} không có nội dung.")
@@ -80,14 +81,14 @@ def _positions(path: Path, header: list[str]) -> dict[str, int]:
         at = next((i for i, h in enumerate(folded) if h in names), None)
         if at is not None:
             found[column.field] = at
-    missing = [c.header for c in COLUMNS if c.field not in found]
+    missing = ", ".join(f"«{c.header}»" for c in COLUMNS if c.field not in found)
     if missing:
         wanted = ", ".join(c.header for c in COLUMNS)
+        has = ", ".join(h.strip() for h in header) or "không cột nào"
         raise LoadError(
             path,
-            f"Tệp {path.name} không phải danh mục đơn vị hành chính của Tổng cục Thống kê: thiếu cột "
-            + ", ".join(f"«{m}»" for m in missing)
-            + f" (cần các cột {wanted}; tệp có: {', '.join(h.strip() for h in header) or 'không cột nào'}).",
+            f"Tệp {path.name} không phải danh mục đơn vị hành chính của Tổng cục Thống kê: "
+            f"thiếu cột {missing} (cần các cột {wanted}; tệp có: {has}).",
         )
     return found
 
@@ -115,8 +116,8 @@ def _commune(path: Path, line: int, cells: dict[str, str]) -> OldCommune:
         if column.width:
             if not value.isdigit() or len(value) > column.width:
                 raise LoadError(
-                    path, f"Danh mục {path.name}, dòng {line}: «{column.header}» = «{value}» không phải "
-                    f"mã số {column.width} chữ số.",
+                    path, f"Danh mục {path.name}, dòng {line}: «{column.header}» = «{value}» "
+                    f"không phải mã số {column.width} chữ số.",
                 )  # fmt: skip
             values[column.field] = value.zfill(column.width)  # a spreadsheet drops leading zeros
     kind = values["kind"].lower()
@@ -146,8 +147,8 @@ def _check_codes(path: Path, communes: list[OldCommune]) -> None:
         first = seen.setdefault(c.code, c)
         if first is not c:
             raise LoadError(
-                path, f"Danh mục {path.name}: mã {c.code} lặp lại — {first.label} ({first.district}, "
-                f"{first.province}) và {c.label} ({c.district}, {c.province}).",
+                path, f"Danh mục {path.name}: mã {c.code} lặp lại — {first.label} "
+                f"({first.district}, {first.province}) và {c.label} ({c.district}, {c.province}).",
             )  # fmt: skip
         _one_name(path, "quận/huyện", c.district_code, f"{c.district}, {c.province}", districts)
         _one_name(path, "tỉnh/thành phố", c.province_code, c.province, provinces)
@@ -156,7 +157,8 @@ def _check_codes(path: Path, communes: list[OldCommune]) -> None:
 def _one_name(path: Path, level: str, code: str, name: str, seen: dict[str, str]) -> None:
     first = seen.setdefault(code, name)
     if first != name:
-        raise LoadError(path, f"Danh mục {path.name}: mã {level} {code} dùng cho hai nơi — {first} và {name}.")
+        message = f"Danh mục {path.name}: mã {level} {code} dùng cho hai nơi — {first} và {name}."
+        raise LoadError(path, message)
 
 
 def _date(name: str) -> str:

@@ -18,12 +18,13 @@ def read_rows(path: Path, data: bytes) -> tuple[list[list[str]], str]:
     if path.suffix.lower() == ".xlsx":
         return _xlsx_rows(path, data), "xlsx"
     text, encoding = decode_text(path, data)
+    dialect: type[csv.Dialect] | csv.Dialect
     try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
     try:
-        rows = [row for row in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in row)]
+        rows = [r for r in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in r)]
     except csv.Error as exc:
         raise LoadError(path, f"Tệp {path.name} không đọc được như bảng CSV ({exc}).") from exc
     return rows, encoding
@@ -36,7 +37,8 @@ def _xlsx_rows(path: Path, data: bytes) -> list[list[str]]:
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
-        raise LoadError(path, f"Không mở được tệp Excel {path.name} (tệp hỏng hoặc không phải .xlsx).") from exc
+        message = f"Không mở được tệp Excel {path.name} (tệp hỏng hoặc không phải .xlsx)."
+        raise LoadError(path, message) from exc
     try:
         return [
             [_cell(value) for value in row]

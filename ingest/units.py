@@ -23,7 +23,8 @@ _GLUE_FIXES = [
     (re.compile(r"thành(?=xã|phường|đặc khu)"), "thành "),
     (re.compile(r"gọi\s*là(?=\S)"), "gọi là "),
     (re.compile(r"gọilà"), "gọi là"),
-    (re.compile(r"(?<=[^\W\d_])và(?=\s)"), " và"),
+    (re.compile(r"(?<=[^\W\d_])và(?=\s|các|xã|phường|thị trấn|[A-ZĐÀ-Ỹ])"), " và"),
+    (re.compile(r"(?<=[^\W\d_])(xã|phường)(?=\s+[A-ZĐÀ-Ỹ])"), r" \1"),
     (re.compile(r"\b(và|các)(?=xã|phường|thị trấn|một|phần|các|[A-ZĐ])"), r"\1 "),
     (re.compile(r"\b(xã|phường|Phường|thị trấn|đặc khu)(?=[A-ZĐÀ-Ỹ0-9])"), r"\1 "),
     (re.compile(r"\b(xã|phường) \1\b"), r"\1"),
@@ -73,7 +74,8 @@ def _items(segment: str) -> list[str]:
     segment = _AFTER.sub("", segment).strip()
     segment = re.sub(r"[,;]?\s*(?:và)?\s*$", "", segment)
     shielded = re.sub(r"\([^)]*\)", lambda m: m.group(0).replace(",", "\0"), segment)
-    parts = re.split(r",\s*|\s+và\s+", shielded)
+    # "thị trấn Thiên Cầm xã Nam Phúc Thăng": a kind word before a name opens the next item
+    parts = re.split(r",\s*|\s+và\s+|(?<!thị)\s+(?=(?:xã|phường|thị trấn) [A-ZĐÀ-Ỹ0-9])", shielded)
     return [p.replace("\0", ",").strip() for p in parts if p.strip()]
 
 

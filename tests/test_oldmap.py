@@ -190,7 +190,7 @@ def test_a_district_code_and_an_unknown_code(oldmap: OldMap, sources) -> None:
 def test_a_new_unit_gives_its_code(
     loaded: Loaded, oldmap: OldMap, sources, name: str, kind: str, province: str, code: str
 ) -> None:
-    units = oldmap.codes.find(name, kind, loaded.registry.new_province(province))
+    units = oldmap.codes.of_changes(loaded.registry.formed(name, kind, province))
     assert [u.code for u in units] == [code]
     text = compose_new_codes(units, oldmap, sources)
     assert has(text, code, "1027/CTK-CSCL") and f"| {code} |" in sources.citations[0].text

@@ -57,6 +57,30 @@ def test_glued_source_typos_are_read() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("body", "olds"),
+    [  # 1670 khoản 7, 1665 khoản 13 and 27, 1675 khoản 16, as the sources glue them
+        ("củathị trấn Tân Uyênvàcácxã Trung Đồng, Thân Thuộc",
+         [("thị trấn", "Tân Uyên"), ("xã", "Trung Đồng"), ("xã", "Thân Thuộc")]),
+        ("của thị trấn Thiên Cầm xã Nam Phúc Thăng và xã Cẩm Nhượng",
+         [("thị trấn", "Thiên Cầm"), ("xã", "Nam Phúc Thăng"), ("xã", "Cẩm Nhượng")]),
+        ("của thị trấn Nghènxã Thiên Lộc và xã Vượng Lộc",
+         [("thị trấn", "Nghèn"), ("xã", "Thiên Lộc"), ("xã", "Vượng Lộc")]),
+        ("của các phường An Đông, An TâyvàAn Cựu",
+         [("phường", "An Đông"), ("phường", "An Tây"), ("phường", "An Cựu")]),
+        ("của xã Tân Thạnh (thị xã Tân Châu) và xã Long An",  # "thị xã" opens no item
+         [("xã", "Tân Thạnh"), ("xã", "Long An")]),
+    ],
+)
+def test_units_glued_to_the_next_kind_word_are_told_apart(
+    body: str, olds: list[tuple[str, str]]
+) -> None:
+    head, tail = "Sắp xếp toàn bộ diện tích tự nhiên, quy mô dân số", "thành xã mới có tên gọi là xã Mới."
+    parsed = parse_clause(f"{head} {body} {tail}")
+    assert parsed is not None
+    assert [(o.kind, o.name) for o in parsed[2]] == olds
+
+
 def test_shares_whole_part_and_remaining() -> None:
     _, _, olds = parse_clause(
         "Sắp xếp toàn bộ diện tích tự nhiên, quy mô dân số của phường A Một, một phần diện tích "

@@ -65,7 +65,8 @@ def compose_national(
     if aspect in ("most", "fewest"):
         chosen = facts.most() if aspect == "most" else facts.fewest()
         lines = [_extreme(aspect, c, len(facts.counts), chunk_of, sources) for c in chosen]
-        return "\n".join(lines), [{"province": c.province, "total": c.total, "rank": aspect} for c in chosen]
+        facts_of = [{"province": c.province, "total": c.total, "rank": aspect} for c in chosen]
+        return "\n".join(lines), facts_of
     if aspect == "provinces":
         return _provinces(facts, chunk_of, sources, provisions or []), [
             {"provinces": len(facts.merged) + len(facts.kept), "merged": len(facts.merged),
@@ -76,8 +77,10 @@ def compose_national(
 
 def _total(facts: NationalFacts, chunk_of: ChunkOf, sources: Sources) -> str:
     ordered = sorted(facts.counts, key=lambda c: c.number)
-    sentence = template("nation.total", total=_number(facts.total), breakdown=_breakdown(facts.by_kind),
-                        resolutions=len(ordered), first=ordered[0].number, last=ordered[-1].number)  # fmt: skip
+    sentence = template(
+        "nation.total", total=_number(facts.total), breakdown=_breakdown(facts.by_kind),
+        resolutions=len(ordered), first=ordered[0].number, last=ordered[-1].number,
+    )  # fmt: skip
     lines = [_line(sentence, _every_count(facts, chunk_of, sources))]
     lines += [
         template("nation.unbalanced", province=c.province, breakdown=c.breakdown, total=c.total)
@@ -87,18 +90,25 @@ def _total(facts: NationalFacts, chunk_of: ChunkOf, sources: Sources) -> str:
 
 
 def _total_facts(facts: NationalFacts) -> dict[str, Any]:
-    return {"total": facts.total, **facts.by_kind, "arranged": facts.arranged, "unchanged": facts.unchanged,
-            "old_arranged": facts.old_arranged, "resolutions": [c.number for c in facts.counts]}  # fmt: skip
+    return {
+        "total": facts.total, **facts.by_kind, "arranged": facts.arranged,
+        "unchanged": facts.unchanged, "old_arranged": facts.old_arranged,
+        "resolutions": [c.number for c in facts.counts],
+    }  # fmt: skip
 
 
-def _extreme(aspect: str, count: UnitCount, resolutions: int, chunk_of: ChunkOf, sources: Sources) -> str:
+def _extreme(
+    aspect: str, count: UnitCount, resolutions: int, chunk_of: ChunkOf, sources: Sources
+) -> str:
     sentence = template(f"nation.{aspect}", province=count.province, total=count.total,
                         breakdown=_breakdown(kind_counts(count)), number=count.number,
                         section=count.section, resolutions=resolutions)  # fmt: skip
     return _line(sentence, _count_cite(count, chunk_of, sources))
 
 
-def _provinces(facts: NationalFacts, chunk_of: ChunkOf, sources: Sources, provisions: list[Provision]) -> str:
+def _provinces(
+    facts: NationalFacts, chunk_of: ChunkOf, sources: Sources, provisions: list[Provision]
+) -> str:
     kept, merged = facts.kept, facts.merged
     anchor = (merged or kept)[0]
     sentence = template(
@@ -108,15 +118,19 @@ def _provinces(facts: NationalFacts, chunk_of: ChunkOf, sources: Sources, provis
     )  # fmt: skip
     lines = [_line(sentence, _cite(sources, chunk_of, anchor.doc_id, anchor.section))]
     for p in provisions[:1]:
-        basis = template("nation.provinces_basis", number=p.number, total=len(merged) + len(kept), section=p.section)
+        total = len(merged) + len(kept)
+        basis = template("nation.provinces_basis", number=p.number, total=total, section=p.section)
         lines.append(_line(basis, cite_chunk(sources, passage(sources, p.doc_id, p.chunk_id))))
     return "\n".join(lines)
 
 
-def _arranged(facts: NationalFacts, chunk_of: ChunkOf, sources: Sources, oldmap: OldMap | None) -> str:
-    sentence = template("nation.arranged", old=_number(facts.old_arranged), arranged=_number(facts.arranged),
-                        unchanged=facts.unchanged, total=_number(facts.total),
-                        resolutions=len(facts.counts))  # fmt: skip
+def _arranged(
+    facts: NationalFacts, chunk_of: ChunkOf, sources: Sources, oldmap: OldMap | None
+) -> str:
+    sentence = template(
+        "nation.arranged", old=_number(facts.old_arranged), arranged=_number(facts.arranged),
+        unchanged=facts.unchanged, total=_number(facts.total), resolutions=len(facts.counts),
+    )  # fmt: skip
     lines = [_line(sentence, _every_count(facts, chunk_of, sources))]
     if oldmap is not None and oldmap.districts:
         first = oldmap.districts[0]
@@ -164,7 +178,9 @@ def compose_provision(kind: str, provisions: list[Provision], sources: Sources) 
 def compose_resolution(doc: Document, provisions: list[Provision], sources: Sources) -> str:
     """A province's resolution: its number, date and signer (its header and signature), then
     when it was passed and came into force (its own provisions)."""
-    facts, _ = compose_facts(doc, ["number", "date"], sources.index.files[doc.doc_id].chunks, sources)
+    chunks = sources.index.files[doc.doc_id].chunks
+    facts, _ = compose_facts(doc, ["number", "date"], chunks, sources)
     own = [p for p in provisions if p.doc_id == doc.doc_id and p.kind in ("passed", "effective")]
     own.sort(key=lambda p: p.kind != "passed")
-    return "\n".join([f"{doc.title}: {facts}", *(compose_provision(p.kind, [p], sources) for p in own)])
+    dates = [compose_provision(p.kind, [p], sources) for p in own]
+    return "\n".join([f"{doc.title}: {facts}", *dates])

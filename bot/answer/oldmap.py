@@ -1,7 +1,8 @@
-"""Answers from the old map: what an old district's communes became (every new unit that took a
-part of it, with its clause), whether a district still exists, the districts of an old province,
-and codes both ways. The membership of a district and the old codes cite the reference list
-("Danh mục ĐVHC, Tổng cục Thống kê, 01/03/2025"); where a commune went cites its clause."""
+"""Answers from the old map: what an old district's communes became (every new unit that took
+a part of it, with its clause), whether a district still exists, the districts of an old
+province, and codes both ways. The membership of a district and the old codes cite the
+reference list ("Danh mục ĐVHC, Tổng cục Thống kê, 01/03/2025"); where a commune went cites its
+clause."""
 
 from __future__ import annotations
 
@@ -44,14 +45,14 @@ def _named(labels: list[str]) -> str:
     return ", ".join(labels[:MAX_NAMED]) + more
 
 
-def by_new_unit(district: OldDistrict, oldmap: OldMap) -> dict[int, list[Placement]]:
+def by_new_unit(district: OldDistrict, oldmap: OldMap) -> list[list[Placement]]:
     """The district's placements grouped by the clause (new unit) that took them, the unit
     that took most of the district first."""
     groups: dict[int, list[Placement]] = {}
     for commune in district.communes:
         for p in oldmap.placements(commune):
             groups.setdefault(id(p.change), []).append(p)
-    return dict(sorted(groups.items(), key=lambda item: -len(item[1])))
+    return sorted(groups.values(), key=len, reverse=True)
 
 
 # --- an old district ------------------------------------------------------------------------
@@ -63,17 +64,17 @@ def compose_district(
     """"Quận Cầu Giấy cũ giờ gồm những phường mới nào?": the district's communes (the list),
     then every new unit that took any of them, with the share and clause of each."""
     groups = by_new_unit(district, oldmap)
-    intro = template("oldmap.district_intro", district=district.name, province=district.province,
-                     communes=_kinds(district.communes), source=oldmap.list_name(district.doc_id))  # fmt: skip
+    intro = template(
+        "oldmap.district_intro", district=district.name, province=district.province,
+        communes=_kinds(district.communes), source=oldmap.list_name(district.doc_id),
+    )  # fmt: skip
     cite = cite_chunk(sources, oldmap.district_chunk(district))
-    news = [g[0].change for g in groups.values()]
-    if len(news) == 1:
-        now = template("oldmap.district_now_one", new=new_unit_label(groups[id(news[0])][0]))
-        lines = [f"{_capital(intro)}{cite}; {now}."]
+    if len(groups) == 1:
+        now = "; " + template("oldmap.district_now_one", new=new_unit_label(groups[0][0])) + "."
     else:
-        lines = [f"{_capital(intro)}{cite}; " + template("oldmap.district_now", count=len(news))]
-    for group in groups.values():
-        lines.append(_district_line(group, chunk_of, sources))
+        now = "; " + template("oldmap.district_now", count=len(groups)) if groups else "."
+    lines = [f"{_capital(intro)}{cite}{now}"]
+    lines += [_district_line(group, chunk_of, sources) for group in groups]
     unplaced = [f"{c.kind} {c.name}" for c in district.communes if not oldmap.placements(c)]
     if unplaced:
         lines.append(template("oldmap.district_unplaced", units=_named(unplaced)))
@@ -85,8 +86,10 @@ def _district_line(group: list[Placement], chunk_of: ChunkOf, sources: Sources) 
     olds = "; ".join(_shares(group))
     others = len(change.olds) - len(group)
     more = template("oldmap.district_others", count=others) if others > 0 else ""
-    sentence = template("oldmap.district_line", new=new_unit_label(group[0]), province=change.province,
-                        olds=olds, others=more, number=change.number, section=change.section)  # fmt: skip
+    sentence = template(
+        "oldmap.district_line", new=new_unit_label(group[0]), province=change.province, olds=olds,
+        others=more, number=change.number, section=change.section,
+    )  # fmt: skip
     return _line(sentence, _cite(sources, chunk_of, change.doc_id, change.section), bullet=True)
 
 
@@ -100,14 +103,14 @@ def _shares(group: list[Placement]) -> list[str]:
 
 
 def _district_facts(
-    district: OldDistrict, groups: dict[int, list[Placement]], oldmap: OldMap
+    district: OldDistrict, groups: list[list[Placement]], oldmap: OldMap
 ) -> dict[str, Any]:
     return {
         "district": district.name,
         "district_code": district.code,
         "province": district.province,
-        "new_units": [new_unit_label(g[0]) for g in groups.values()],
-        "new_codes": [_code(oldmap, g[0].change) for g in groups.values()],
+        "new_units": [new_unit_label(g[0]) for g in groups],
+        "new_codes": [_code(oldmap, g[0].change) for g in groups],
         "old_units": [
             {"old_unit": f"{c.kind.capitalize()} {c.name}", "code": c.code,
              "new_units": list(dict.fromkeys(new_unit_label(p) for p in oldmap.placements(c)))}
@@ -123,36 +126,44 @@ def _code(oldmap: OldMap, change: UnitChange) -> str:
 
 
 def compose_district_status(
-    district: OldDistrict, oldmap: OldMap, ended: Provision | None, chunk_of: ChunkOf, sources: Sources
+    district: OldDistrict,
+    oldmap: OldMap,
+    ended: Provision | None,
+    chunk_of: ChunkOf,
+    sources: Sources,
 ) -> str:
     """"Huyện Mê Linh còn không?": the district level ended (60-NQ/TW's provision `ended`),
     and which new communes now cover the district."""
     lines = []
     if ended is not None:
-        sentence = template("oldmap.district_ended", date=date_vi(ended.date), number=ended.number,
-                            section=ended.section)  # fmt: skip
-        name = template("oldmap.district_ended_name", district=district.label, province=district.province)
-        lines.append(f"{sentence}{cite_chunk(sources, passage(sources, ended.doc_id, ended.chunk_id))}: {name}.")
-    groups = list(by_new_unit(district, oldmap).values())
+        sentence = template("oldmap.district_ended", date=date_vi(ended.date),
+                            number=ended.number, section=ended.section)  # fmt: skip
+        name = template("oldmap.district_ended_name", district=district.label,
+                        province=district.province)  # fmt: skip
+        cite = cite_chunk(sources, passage(sources, ended.doc_id, ended.chunk_id))
+        lines.append(f"{sentence}{cite}: {name}.")
+    groups = by_new_unit(district, oldmap)
     if groups:
-        change = groups[0][0].change
         news = ", ".join(
             new_unit_label(g[0]) + _cite(sources, chunk_of, g[0].change.doc_id, g[0].change.section)
             for g in groups
         )
-        lines.append(_capital(template("oldmap.district_covered", district=district.label, news=news,
-                                       number=change.number)) + ".")  # fmt: skip
+        covered = template("oldmap.district_covered", district=district.label, news=news,
+                           number=groups[0][0].change.number)  # fmt: skip
+        lines.append(f"{_capital(covered)}.")
     return "\n".join(lines)
 
 
-def compose_districts_of(province: str, districts: list[OldDistrict], oldmap: OldMap, sources: Sources) -> str:
-    """The districts of an old province, as the list has them (each district's rows cited once,
-    the first one's standing for the list)."""
+def compose_districts_of(
+    province: str, districts: list[OldDistrict], oldmap: OldMap, sources: Sources
+) -> str:
+    """The districts of an old province, as the list has them (the first district's rows
+    cited for the list)."""
     if not districts:
         return ""
     names = ", ".join(d.name for d in districts)
-    sentence = template("oldmap.districts_of", province=province, count=len(districts), names=names,
-                        source=oldmap.list_name(districts[0].doc_id))  # fmt: skip
+    sentence = template("oldmap.districts_of", province=province, count=len(districts),
+                        names=names, source=oldmap.list_name(districts[0].doc_id))  # fmt: skip
     return f"{_capital(sentence)}{cite_chunk(sources, oldmap.district_chunk(districts[0]))}."
 
 
@@ -162,7 +173,8 @@ def compose_districts(
     """Namesake districts (a name in two provinces): each one's answer, under one line."""
     if len(districts) == 1:
         return compose_district(districts[0], oldmap, chunk_of, sources)
-    parts, facts = [template("oldmap.district_many", count=len(districts), name=districts[0].bare)], []
+    parts = [template("oldmap.district_many", count=len(districts), name=districts[0].bare)]
+    facts: list[dict[str, Any]] = []
     for district in districts:
         text, more = compose_district(district, oldmap, chunk_of, sources)
         parts.append(text)
@@ -176,24 +188,30 @@ def compose_districts(
 def compose_code(code: str, oldmap: OldMap, sources: Sources) -> tuple[str, list[dict[str, Any]]]:
     """"Mã 00364 là xã nào?": the new unit with that code (1027/CTK-CSCL) and the old unit that
     had it (the list); a three-digit code is an old district's."""
-    lines, facts = [], []
-    new = oldmap.codes.by_code(code) if len(code.strip()) == 5 else None
+    code = code.strip()
+    lines: list[str] = []
+    facts: list[dict[str, Any]] = []
+    new = oldmap.codes.by_code(code) if len(code) == 5 else None
     if new is not None:
         lines.append(_new_code_line(new, oldmap, sources, "oldmap.code_new"))
-        facts.append({"code": new.code, "new_unit": f"{new.kind.capitalize()} {new.name}", "province": new.province})
-    old = oldmap.commune_by_code(code) if len(code.strip()) == 5 else None
+        facts.append({"code": new.code, "new_unit": f"{new.kind.capitalize()} {new.name}",
+                      "province": _province(new, oldmap)})  # fmt: skip
+    old = oldmap.commune_by_code(code) if len(code) == 5 else None
     if old is not None:
         lines.append(_old_code_line(old, oldmap, sources, "oldmap.code_old"))
         facts.append({"code": old.code, "old_unit": f"{old.kind.capitalize()} {old.name}",
                       "district": old.district, "province": old.province})  # fmt: skip
-    district = oldmap.district_by_code(code) if len(code.strip()) == 3 else None
+    district = oldmap.district_by_code(code) if len(code) == 3 else None
     if district is not None:
-        sentence = template("oldmap.code_district", code=district.code, district=district.name,
-                            province=district.province, source=oldmap.list_name(district.doc_id))  # fmt: skip
+        sentence = template(
+            "oldmap.code_district", code=district.code, district=district.name,
+            province=district.province, source=oldmap.list_name(district.doc_id),
+        )  # fmt: skip
         lines.append(f"{sentence}{cite_chunk(sources, oldmap.district_chunk(district))}.")
-        facts.append({"code": district.code, "district": district.name, "province": district.province})
+        facts.append({"code": district.code, "district": district.name,
+                      "province": district.province})  # fmt: skip
     if not lines:
-        return template("oldmap.code_unknown", code=code.strip()), []
+        return template("oldmap.code_unknown", code=code), []
     return "\n".join(lines), facts
 
 
@@ -207,17 +225,26 @@ def compose_old_codes(communes: list[OldCommune], oldmap: OldMap, sources: Sourc
     return "\n".join(_old_code_line(c, oldmap, sources, "oldmap.old_code") for c in communes)
 
 
+def _province(unit: ListedUnit, oldmap: OldMap) -> str:
+    """The province as 60-NQ/TW names it (the list writes "Tp Hải Phòng")."""
+    return oldmap.registry.new_province(unit.province) or unit.province
+
+
 def _new_code_line(unit: ListedUnit, oldmap: OldMap, sources: Sources, key: str) -> str:
-    document = sources.index.files[unit.doc_id].document if unit.doc_id in sources.index.files else None
-    kind = document.doc_type.capitalize() if document else ""
-    province = oldmap.registry.new_province(unit.province) or unit.province
-    sentence = template(key, code=unit.code, unit=f"{unit.kind} {unit.name}", province=province,
-                        document=kind, number=document.number if document else "", row=unit.row)  # fmt: skip
+    record = sources.index.files.get(unit.doc_id)
+    document = record.document if record else None
+    sentence = template(
+        key, code=unit.code, unit=f"{unit.kind} {unit.name}", province=_province(unit, oldmap),
+        document=document.doc_type.capitalize() if document else "",
+        number=document.number if document else "", row=unit.row,
+    )  # fmt: skip
     return f"{_capital(sentence)}{cite_chunk(sources, oldmap.codes.row_chunk(unit))}."
 
 
 def _old_code_line(commune: OldCommune, oldmap: OldMap, sources: Sources, key: str) -> str:
     district = oldmap.district_of(commune)
-    sentence = template(key, code=commune.code, unit=commune.label, district=commune.district,
-                        province=commune.province, source=oldmap.list_name(district.doc_id))  # fmt: skip
+    sentence = template(
+        key, code=commune.code, unit=commune.label, district=commune.district,
+        province=commune.province, source=oldmap.list_name(district.doc_id),
+    )  # fmt: skip
     return f"{_capital(sentence)}{cite_chunk(sources, oldmap.district_chunk(district))}."

@@ -82,7 +82,10 @@ def score(system: str, rows: list[Row], units_of: Callable[[str], set[str]]) -> 
 
 
 def run(
-    items: list[dict[str, Any]], registry: UnitRegistry, responder: Responder, oldmap: OldMap | None = None
+    items: list[dict[str, Any]],
+    registry: UnitRegistry,
+    responder: Responder,
+    oldmap: OldMap | None = None,
 ) -> list[ConvertScore]:
     """sapxep convert, the same rows asked in the chat, and the peer when it is installed."""
     rows = rows_of(items)

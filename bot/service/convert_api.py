@@ -35,7 +35,9 @@ class ConvertedAddress(BaseModel):
     new_address: list[str]
     province: str
     citation: str
-    new_codes: list[str] = Field(description="mã số đơn vị hành chính cấp xã mới (1027/CTK-CSCL), theo thứ tự new_units")
+    new_codes: list[str] = Field(
+        description="mã số đơn vị hành chính cấp xã mới (1027/CTK-CSCL), cùng thứ tự new_units"
+    )
     note: str = Field(description="vì sao không tìm thấy, khi danh mục trước sắp xếp cho biết")
 
 
