@@ -65,6 +65,7 @@ def test_a_list_reads_the_same_from_every_encoding_and_from_xlsx(tmp_path: Path)
     for name, data in (
         ("bom.csv", text.encode("utf-8-sig")),
         ("utf16.csv", text.encode("utf-16")),
+        ("utf16le-without-bom.csv", text.encode("utf-16-le")),
         ("cp1258.csv", encode_cp1258(text)),
         ("semicolons.csv", text.replace(",", ";").encode("utf-8")),
     ):
