@@ -163,3 +163,14 @@ def test_a_list_over_the_size_limit_is_refused(
     report = run_ingest(tmp_path / "index", corpus)
     [error] = report.errors
     assert "lớn quá 1 MB" in error.message and sorted(report.added) == sorted(TEXTS)
+
+
+def test_without_60_nq_tw_no_code_can_contradict_1027(tmp_path: Path, corpus: Path) -> None:
+    """Hà Giang's communes carry the codes 1027 lists under Tuyên Quang: only the merges of
+    60-NQ/TW tell that apart from a contradiction."""
+    (corpus / "resolutions" / "60-NQ_TW.md").unlink()
+    with LIST.open(encoding="utf-8") as fh:
+        ha_giang = [row for row in csv.reader(fh) if row[0] == "Tỉnh Hà Giang"]
+    write_list(corpus, csv_text(ha_giang))
+    report = run_ingest(tmp_path / "index", corpus)
+    assert not report.errors and len(communes_of(report.index)) == len(ha_giang) > 100
