@@ -121,8 +121,8 @@ def located(
     in_clauses = find_placements(address, registry)
     if found.district is None:
         return in_clauses, ""
-    if oldmap.unlisted(in_clauses):
-        return oldmap.unlisted(in_clauses), ""
+    if unlisted := oldmap.unlisted(in_clauses):
+        return unlisted, ""
     typed = found.district
     note = template("oldmap.not_in_district", unit=f"{commune.kind} {commune.name}",
                     district=typed.label, province=typed.province)  # fmt: skip

@@ -201,6 +201,8 @@ def _refuse_conflicting_lists(
     listed = [u for f in files.values() for u in extract_unit_list(f.document)]
     changes = [c for f in files.values() for c in extract_provinces(f.document, f.chunks)]
     merges = province_merges(changes)
+    if not listed or not merges:  # without 1027 and 60-NQ/TW there is nothing to contradict
+        return
     for doc_id in fresh:
         rows = files[doc_id].reference
         conflicts = code_conflicts(rows, listed, lambda p: merges.get(province_key(p), ""))

@@ -99,11 +99,14 @@ class OldMap:
 
     def find_districts(self, name: str, province: str = "") -> list[OldDistrict]:
         """Old districts called `name` ("quận Cầu Giấy", "cau giay", "Quận 3"), in every
-        province that has one unless `province` (old or new) is given."""
+        province that has one, or in `province`: the old one of that name, else the new one."""
         # "Quan Hóa" is a name, "quận Hóa" would be another: the text is tried as typed too
         keys = dict.fromkeys((district_key(name), district_key(f"huyện {name}")))
         named = [d for key in keys for d in self._districts_named.get(key, [])]
-        return [d for d in named if not province or self._in_province(d.province, province)]
+        if not province:
+            return named
+        own = [d for d in named if self._in_province(d.province, province)]
+        return own or [d for d in named if self._now_in(d.province, province)]
 
     def district_by_code(self, code: str) -> OldDistrict | None:
         return self._district_by_code.get(code.strip().zfill(3)) if code.strip().isdigit() else None
@@ -123,19 +126,22 @@ class OldMap:
     def find_communes(
         self, name: str, kind: str = "", province: str = "", district: OldDistrict | None = None
     ) -> list[OldCommune]:
-        """Listed communes called `name` (spelling variants allowed), of a kind, in an old or
-        new province, in a district."""
+        """Listed communes called `name` (spelling variants allowed), of a kind, in a district,
+        in a province: the old one of that name, else the new one ("Tuyên Quang" is both)."""
         name = normalize(name)
         found = self._names.get(loose_key(name), [])
         if name != fold(name):  # typed with diacritics: those spelled so, when there are
             spelled = [c for c in found if exact_key(c.name) == exact_key(name)]
             found = spelled or [c for c in found if fold(c.name) == fold(name)] or found
-        return [
+        found = [
             c for c in found
             if (not kind or fold(c.kind) == fold(kind))
-            and (not province or self._in_province(c.province, province))
             and (district is None or c.district_code == district.code)
         ]  # fmt: skip
+        if not province:
+            return found
+        own = [c for c in found if self._in_province(c.province, province)]
+        return own or [c for c in found if self._now_in(c.province, province)]
 
     def locate(self, kind: str, name: str, province: str = "", district: str = "") -> Located:
         """The commune of an old address: in the typed district when the list knows that
@@ -177,11 +183,12 @@ class OldMap:
         key = province_key(wanted)
         if key == province_key(old_province):
             return True
-        if key in self._old_provinces:
-            return False
+        return key not in self._old_provinces and self._now_in(old_province, wanted)
+
+    def _now_in(self, old_province: str, wanted: str) -> bool:
+        """The old province is part of the new province `wanted` names (old or new name)."""
         new = self.registry.new_province(wanted)
-        now = self.registry.new_province(old_province)
-        return bool(new) and province_key(new) == province_key(now)
+        return bool(new) and province_key(new) == province_key(self.registry.new_province(old_province))
 
     # --- citing the list ------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from ingest.oldmatch import ReferenceCheck, check_reference, match_communes
 from ingest.pipeline import IngestedFile
 from ingest.provinces import extract_provinces, province_key, province_merges
 from ingest.provisions import extract_provisions
-from ingest.records import OldCommune, ProvinceChange, Provision, UnitCount, from_dict, to_dict
+from ingest.records import ProvinceChange, Provision, UnitCount, from_dict, to_dict
 from ingest.units import CrossCheck, ListedUnit, cross_check, extract_counts, extract_unit_list
 
 
@@ -33,10 +33,6 @@ class Registry:
         return province_merges(self.province_changes)
 
 
-def reference_rows(files: dict[str, IngestedFile]) -> list[OldCommune]:
-    return [c for doc_id in sorted(files) for c in files[doc_id].reference]
-
-
 def build_registry(files: dict[str, IngestedFile]) -> Registry:
     registry = Registry()
     for doc_id in sorted(files):
@@ -48,7 +44,7 @@ def build_registry(files: dict[str, IngestedFile]) -> Registry:
     changes = [u for f in files.values() for u in f.units]
     if registry.unit_list and changes:
         registry.cross_check = cross_check(changes, registry.unit_list)
-    communes = reference_rows(files)
+    communes = [c for doc_id in sorted(files) for c in files[doc_id].reference]
     if communes and changes:
         merges = registry.provinces
         matching = match_communes(communes, changes, lambda old: merges.get(province_key(old), ""))

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from index.registers import Registry, build_registry, read_registry, reference_rows, registry_dict
+from index.registers import Registry, build_registry, read_registry, registry_dict
 from ingest.pipeline import PARSER_VERSION, IngestedFile
-from ingest.records import Chunk, Document, OldCommune
+from ingest.records import Chunk, Document
 from prompts import template
 
 FORMAT_VERSION = 3
@@ -92,11 +92,6 @@ class Index:
 
     def documents(self) -> list[Document]:
         return [f.document for f in self.files.values()]
-
-    @property
-    def old_communes(self) -> list[OldCommune]:
-        """The rows of the reference lists (the old map), in document order."""
-        return reference_rows(self.files)
 
     @property
     def chunks(self) -> list[Chunk]:

@@ -137,6 +137,8 @@ def test_the_districts_of_an_old_province(oldmap: OldMap, sources) -> None:
     assert len(oldmap.districts_of("Hà Nội")) == 30
     # an old province's own districts; the new Tuyên Quang took Hà Giang's as well
     assert len(oldmap.districts_of("Hà Giang")) == 11 and len(oldmap.districts_of("Tuyên Quang")) == 7
+    # a district named with the new province it is in now is still found
+    assert [d.province for d in oldmap.find_districts("Yên Minh", "Tuyên Quang")] == ["Tỉnh Hà Giang"]
     text = compose_districts_of("Tỉnh Hà Giang", oldmap.districts_of("Hà Giang"), oldmap, sources)
     assert has(text, "11 quận, huyện", "Huyện Đồng Văn", "Tổng cục Thống kê") and cited(sources) == {LIST}
 

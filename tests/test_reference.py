@@ -19,7 +19,8 @@ from test_loaders import encode_cp1258
 import ingest.reference
 from bot.cli import _print_report
 from index.build import IngestReport, update_index
-from index.store import IndexStore
+from index.store import Index, IndexStore
+from ingest.records import OldCommune
 from ingest.reference import COLUMNS, read_reference
 
 LIST = CORPUS / "reference" / "danh-muc-dvhc-gso-2025-03-01.csv"
@@ -48,6 +49,11 @@ def corpus(tmp_path: Path) -> Path:
     return folder
 
 
+def communes_of(index: Index | None) -> list[OldCommune]:
+    """The old communes an index holds (its reference lists' rows)."""
+    return [c for f in index.files.values() for c in f.reference] if index else []
+
+
 def run_ingest(store_root: Path, corpus: Path) -> IngestReport:
     return update_index(IndexStore(store_root), [corpus])
 
@@ -65,6 +71,7 @@ def test_a_list_reads_the_same_from_every_encoding_and_from_xlsx(tmp_path: Path)
     for name, data in (
         ("bom.csv", text.encode("utf-8-sig")),
         ("utf16.csv", text.encode("utf-16")),
+        ("utf16le-without-bom.csv", text.encode("utf-16-le")),
         ("cp1258.csv", encode_cp1258(text)),
         ("semicolons.csv", text.replace(",", ";").encode("utf-8")),
     ):
@@ -90,8 +97,8 @@ def test_the_list_is_loaded_as_data_and_checked_in_the_summary(
     report = run_ingest(tmp_path / "index", corpus)
     assert not report.errors and "danh-muc.csv" in report.added
     index = IndexStore(tmp_path / "index").load()  # what survives the save and the load
-    assert index.files["danh-muc.csv"].chunks == [] and len(index.old_communes) == 526
-    assert index.old_communes == report.index.old_communes
+    assert index.files["danh-muc.csv"].chunks == [] and len(communes_of(index)) == 526
+    assert communes_of(index) == communes_of(report.index)
     check = index.registry.reference_check
     assert (check.communes, check.districts, check.provinces) == (526, 30, 1)
     assert check.unmentioned == [] and check.unlisted == []
@@ -119,7 +126,7 @@ def test_a_bad_list_is_reported_and_the_rest_ingested(
     report = run_ingest(tmp_path / "index", corpus)
     assert [e.message for e in report.errors if message in e.message], report.errors
     assert len(report.errors) == 1 and "danh-muc.csv" in report.errors[0].message
-    assert sorted(report.added) == sorted(TEXTS) and report.index.old_communes == []
+    assert sorted(report.added) == sorted(TEXTS) and communes_of(report.index) == []
 
 
 def test_a_code_1027_gives_another_province_is_refused_and_the_previous_list_kept(
@@ -134,7 +141,7 @@ def test_a_code_1027_gives_another_province_is_refused_and_the_previous_list_kep
     [error] = report.errors
     assert "mã 11728" in error.message and "1027/CTK-CSCL" in error.message and "Kiến Hưng" in error.message
     assert not report.changed
-    kept = IndexStore(tmp_path / "index").load().old_communes
+    kept = communes_of(IndexStore(tmp_path / "index").load())
     assert len(kept) == 526 and kept[0].code == "00001"
 
 
@@ -145,7 +152,7 @@ def test_a_replaced_list_is_read_again_and_an_unchanged_one_is_not(tmp_path: Pat
     assert run_ingest(tmp_path / "index", corpus).unchanged.count("danh-muc.csv") == 1
     path.write_text(csv_text(rows[:-1]), encoding="utf-8")
     report = run_ingest(tmp_path / "index", corpus)
-    assert report.updated == ["danh-muc.csv"] and len(report.index.old_communes) == 525
+    assert report.updated == ["danh-muc.csv"] and len(communes_of(report.index)) == 525
 
 
 def test_a_list_over_the_size_limit_is_refused(
@@ -156,3 +163,14 @@ def test_a_list_over_the_size_limit_is_refused(
     report = run_ingest(tmp_path / "index", corpus)
     [error] = report.errors
     assert "lớn quá 1 MB" in error.message and sorted(report.added) == sorted(TEXTS)
+
+
+def test_without_60_nq_tw_no_code_can_contradict_1027(tmp_path: Path, corpus: Path) -> None:
+    """Hà Giang's communes carry the codes 1027 lists under Tuyên Quang: only the merges of
+    60-NQ/TW tell that apart from a contradiction."""
+    (corpus / "resolutions" / "60-NQ_TW.md").unlink()
+    with LIST.open(encoding="utf-8") as fh:
+        ha_giang = [row for row in csv.reader(fh) if row[0] == "Tỉnh Hà Giang"]
+    write_list(corpus, csv_text(ha_giang))
+    report = run_ingest(tmp_path / "index", corpus)
+    assert not report.errors and len(communes_of(report.index)) == len(ha_giang) > 100
