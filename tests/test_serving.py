@@ -164,9 +164,9 @@ def test_an_answer_asked_again_comes_from_the_cache(engine: Engine) -> None:
     assert again.latency_ms < first.latency_ms
     # a follow-up is keyed by its conversation's previous question, not only by its words
     responder.ask("phường thanh xuân bắc giờ là phường gì", conversation="c")
-    one = responder.ask("còn phường thanh xuân nam?", conversation="c")
+    one = responder.ask("còn phường thanh xuân trung?", conversation="c")
     responder.ask("xã Tri Phương giờ là xã gì", conversation="c")
-    other = responder.ask("còn phường thanh xuân nam?", conversation="c")
+    other = responder.ask("còn phường thanh xuân trung?", conversation="c")
     assert not one.refused and one.answer == other.answer  # the same unit, whatever came before
     assert len(responder.cache) == 2  # bounded
 

@@ -65,8 +65,8 @@ def from_map(reading: Reading, loaded: Loaded, sources: Sources) -> Drafted | No
     if mode == "province_lookup" and hints.mentions:
         centre = reading.intent.name == "province_centre"
         return Drafted(compose_province(hints.mentions, centre, chunk_of, sources))
-    if mode == "unit_reverse" and hints.formed:
-        return Drafted(compose_reverse(hints.formed, chunk_of, sources))
+    if mode in ("unit_reverse", "unit_lookup") and hints.formed and not hints.units:
+        return Drafted(compose_reverse(hints.formed, chunk_of, sources))  # only a new unit has that name
     if mode in ("unit_lookup", "unit_reverse") and hints.units:
         placements = in_provinces(hints)
         if hints.formed and mode == "unit_reverse":

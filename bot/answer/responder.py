@@ -230,7 +230,8 @@ def _unknown_unit(reading: Reading) -> str:
     if address is not None and address.commune is not None:
         place = f" ({address.province})" if address.province else ""
         return f"{address.commune.kind} {address.commune.name}{place}"
-    return hints.unit_names[0] if hints.unit_names else "đơn vị này"
+    cut = next((m.cut for m in reading.linked.mentions if m.cut), "")
+    return cut or (hints.unit_names[0] if hints.unit_names else "đơn vị này")
 
 
 

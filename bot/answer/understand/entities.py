@@ -22,6 +22,8 @@ WEAK = 0.3
 # English words that begin a sentence but no place name ("Which ward is …")
 ENGLISH_WORDS = frozenset("which what where is was the my our a an in of to now new old this that and or".split())
 _DISTRICT_WORDS = ("quan", "huyen", "thi xa", "thanh pho", "tp", "tx")
+# what may follow a name without being part of it: places, "mới/cũ", type words
+_FOLLOWERS = frozenset("quan huyen tinh thanh tp tx thi q h p xa phuong cu moi sau truoc ward commune district".split())
 _PLACED = re.compile(
     r"zzunit(?:\W+(?:(?:o|thuoc|cua) )?(?:(?:(?:quan|huyen|thi xa|thanh pho|tinh) )?(?:zzdistrict|zzprovince)"
     r"|(?:quan|huyen|thi xa|thanh pho) [a-z0-9]+(?: [a-z0-9]+){0,3}?(?=\W+(?:zzprovince|zzdistrict))))+\W*"
@@ -33,6 +35,7 @@ class Mention:
     kind: str  # unit, province, district, doc
     words: str  # folded, as they stand in the question's match form
     confidence: float = 1.0
+    cut: str = ""  # a name word the match left behind ("phường Thanh Xuân | Nam"): as typed
 
 
 @dataclass
@@ -104,8 +107,24 @@ def _unit_mentions(text: str, hints: Hints) -> list[Mention]:
         typed = re.search(re.escape(name.split(maxsplit=kind_width)[-1]), text)
         plain = typed is not None and typed.group(0) == typed.group(0).lower() and fold(typed.group(0)) == typed.group(0)
         weak = kind_width and _common(bare) and (plain or typed is None)
-        out.append(Mention("unit", match_form(name, chat=True), WEAK if weak else 1.0))
+        cut = _left_behind(text, name)
+        out.append(Mention("unit", match_form(name, chat=True), WEAK if weak or cut else 1.0, cut))
     return out
+
+
+def _left_behind(text: str, name: str) -> str:
+    """"còn phường thanh xuân nam?": the registry knows "Thanh Xuân", and "nam" is left behind —
+    the name typed is longer than the one found, so the one found is not what was named."""
+    words = re.findall(r"[^\W_]+|[^\w\s]", text)
+    folded = [fold(w) for w in words]
+    target = fold(name).split()
+    for i in range(len(folded) - len(target) + 1):
+        if folded[i : i + len(target)] == target:
+            after = folded[i + len(target)] if i + len(target) < len(folded) else ""
+            if after and after.isalpha() and after not in _FOLLOWERS and not _common(after):
+                return " ".join(words[i : i + len(target) + 1])
+            return ""
+    return ""
 
 
 def _address_mention(hints: Hints) -> list[Mention]:

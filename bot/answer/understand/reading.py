@@ -98,7 +98,11 @@ class Reader:
     def link(self, question: str, last: Turn | None) -> Linked:
         short = len(question.split()) <= FOLLOW_UP_WORDS
         place = last.place() if last is not None and short else None
-        return link(question, self.catalog, self.registry, self.gazetteer, place)
+        linked = link(question, self.catalog, self.registry, self.gazetteer, place)
+        if place is not None and names_a_unit(linked) and not (linked.hints.units or linked.hints.formed):
+            # a unit named that is not in the last turn's place: wherever it is
+            linked = link(question, self.catalog, self.registry, self.gazetteer)
+        return linked
 
     def read(self, linked: Linked, last: Turn | None, vector: np.ndarray | None = None) -> Reading:
         guesses = _fitted(self.bank.classify(linked.masked(), vector), linked)
@@ -111,7 +115,11 @@ class Reader:
             chosen = same or chosen
         attributes = [g.intent.attribute for g in guesses if g.intent.name == "document_facts"
                       and g.score >= ATTRIBUTES_WITHIN * guesses[0].score and g.intent.attribute]  # fmt: skip
-        unknown = chosen.intent.needs == "unit" and not _has(linked, "unit") and names_a_unit(linked)
+        cut = [m for m in linked.mentions if m.kind == "unit" and m.cut]
+        whole = [m for m in linked.mentions if m.kind == "unit" and not m.cut]
+        unknown = chosen.intent.needs == "unit" and (
+            (not _has(linked, "unit") and names_a_unit(linked)) or (bool(cut) and not whole)
+        )
         return Reading(chosen.intent, chosen.score, linked, attributes, followup, unknown)
 
     def _choose(self, linked: Linked, guesses: list[Guess]) -> Guess:
@@ -137,7 +145,7 @@ class Reader:
             wanted = {g.intent.needs for g in guesses[:2]}
             if "province" in wanted or _points_back(linked.text):
                 hints.mentions = [m for k in last.province_keys for m in self.registry.provinces.mentions(k)]
-        if not (hints.units or hints.formed) and last.units and _points_back(linked.text):
+        if not (hints.units or hints.formed) and last.units and not names_a_unit(linked) and _points_back(linked.text):
             for entry in last.units:
                 name, province = entry.split("|", 1)
                 kind, bare = split_unit(name)
