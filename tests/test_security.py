@@ -45,6 +45,7 @@ from bot.answer.llm import SYSTEM_PROMPT, LLMComposer, LLMSettings
 from bot.answer.models import Answer
 from bot.answer.responder import Responder
 from bot.answer.candidates import REGISTRY_MODES
+from bot.answer.mapfacts import MODES as MAP_FACTS
 from bot.config import Settings
 from bot.service.app import create_app
 from bot.service.security import UNCHECKED, install_logging
@@ -640,7 +641,7 @@ def test_a_poisoned_document_changes_no_answer(
 ) -> None:
     clean, answer = Responder(engine).ask(question), Responder(poisoned).ask(question)
     found = {c.doc for c in [*answer.citations, *answer.related]}
-    if answer.mode in REGISTRY_MODES:  # answered from the registries: nothing is retrieved
+    if answer.mode in REGISTRY_MODES | MAP_FACTS:  # answered from the registries: nothing is retrieved
         assert POISON_FILE not in found
     else:
         assert POISON_FILE in found, "the poisoned plan was retrieved"

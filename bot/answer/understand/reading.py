@@ -135,7 +135,7 @@ class Reader:
                 return guess
         if _has(linked, best.intent.needs) or best.intent.needs in ("agency", "none"):
             return best
-        return next((g for g in guesses if _has(linked, g.intent.needs, strong=True)), _general(guesses))
+        return _general(guesses)  # what was asked is about an entity the question does not name
 
     def _fill(self, linked: Linked, last: Turn, guesses: list[Guess]) -> None:
         """A follow-up leaves out what the last turn named: "trung tâm hành chính ở đâu?",
