@@ -646,7 +646,8 @@ def test_a_poisoned_document_changes_no_answer(
     else:
         assert POISON_FILE in found, "the poisoned plan was retrieved"
     assert POISON_FILE not in quoted_docs(answer)
-    assert not any(claim in fold(answer.answer) for claim in INJECTED_CLAIMS)
+    # no claim of the poison that the clean answer does not make itself ("127 đơn vị … giữ nguyên")
+    assert not any(claim in fold(answer.answer) and claim not in fold(clean.answer) for claim in INJECTED_CLAIMS)
     assert (answer.mode, answer.refused) == (clean.mode, clean.refused)
     if question in UNCHANGED:
         assert answer.answer == clean.answer
