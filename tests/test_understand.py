@@ -134,3 +134,35 @@ def test_hostile_shapes_get_an_answer_or_a_decline(responder: Responder, questio
     answer = responder.ask(question, "conv-hostile-fresh")
     assert answer.answer
     assert "Thượng Đình" not in answer.answer  # nothing from any other conversation
+
+
+class CountingEmbedder:
+    """The engine's own question embedder, counting the questions it embeds."""
+
+    def __init__(self, inner):
+        self.inner, self.texts = inner, []
+
+    def encode(self, texts, kind):
+        self.texts.extend(texts)
+        return self.inner.encode(texts, kind)
+
+
+@pytest.mark.parametrize(
+    ("question", "vectors"),
+    [
+        ("Phòng Văn hóa quận Thanh Xuân phối hợp với cơ quan báo chí làm gì?", 1),
+        ("ke hoach kien an yeu cau thong tin gi ve qua trinh xay dung de an", 1),
+        ("phường Hàng Bạc giờ là phường gì", 0),
+        ("Tỉnh Phú Thọ mới giờ có bao nhiêu xã?", 0),
+    ],
+)
+def test_one_question_vector_whatever_readings_are_tried(engine, question: str, vectors: int) -> None:
+    loaded = engine.load()
+    loaded.reader.bank._dense()  # the bank's own vectors are made once, not per question
+    counting = CountingEmbedder(loaded.retriever.embedder)
+    loaded.retriever.embedder = counting
+    try:
+        Responder(engine).ask(question)
+    finally:
+        loaded.retriever.embedder = counting.inner
+    assert len(counting.texts) == vectors

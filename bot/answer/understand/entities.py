@@ -118,12 +118,16 @@ def _left_behind(text: str, name: str) -> str:
     words = re.findall(r"[^\W_]+|[^\w\s]", text)
     folded = [fold(w) for w in words]
     target = fold(name).split()
+    cased = text != text.lower()  # names typed with capitals: a name word is capitalised too
     for i in range(len(folded) - len(target) + 1):
         if folded[i : i + len(target)] == target:
-            after = folded[i + len(target)] if i + len(target) < len(folded) else ""
-            if after and after.isalpha() and after not in _FOLLOWERS and not _common(after):
-                return " ".join(words[i : i + len(target) + 1])
-            return ""
+            j = i + len(target)
+            after = folded[j] if j < len(folded) else ""
+            if not after or not after.isalpha() or after in _FOLLOWERS or _common(after):
+                return ""
+            if cased and not words[j][:1].isupper():
+                return ""
+            return " ".join(words[i : j + 1])
     return ""
 
 
