@@ -38,6 +38,7 @@ from index.retriever import Retrieval
 from ingest.text import fold
 from prompts import template
 
+ALSO_SAID = 0.6  # share of the question's words a document's sentence holds to join its header facts
 REGISTRY_MODES = frozenset({"unit_lookup", "unit_reverse", "unit_count", "province_lookup", "address"})
 
 
@@ -144,7 +145,8 @@ def from_documents(
         own = [fold(loaded.index.files[d].document.number) for d in hints.doc_ids]
         if not names_other_document(searched, [n for n in own if n]):
             text, refused = compose_facts(file.document, reading.attributes or ["number", "date"], file.chunks, sources)
-            return Drafted(text, refused)
+            said = _also_said(reading, searched, retrieval, loaded, sources) if not refused else ""
+            return Drafted(f"{text}\n{said}" if said else text, refused)
     if duties:
         return Drafted(compose_duties(duties, loaded.index, sources))
     named = [a for a, docs in loaded.retriever.catalog.aliases.items() if set(docs) & set(hints.doc_ids)]
@@ -154,6 +156,17 @@ def from_documents(
     if asks_which_documents(searched):
         return Drafted(compose_documents(scored, loaded.index, sources))
     return Drafted(compose_sentences(scored, loaded.index, sources, bullets=mode == "talking_points"))
+
+
+def _also_said(reading: Reading, searched: str, retrieval: Retrieval, loaded: Loaded, sources: Sources) -> str:
+    """A header fact asked with more words than the fact ("báo cáo cùng với báo cáo nào, gửi qua
+    cơ quan nào"): the document's own sentence on them too, when one supports them."""
+    hits = [h for h in retrieval.hits if h.chunk.doc_id in reading.hints.doc_ids]
+    named = [a for a, docs in loaded.retriever.catalog.aliases.items() if set(docs) & set(reading.hints.doc_ids)]
+    scored = score_sentences(searched, hits, loaded.retriever.idf, named)
+    if not scored or scored[0].score < ALSO_SAID:
+        return ""
+    return compose_sentences(scored[:1], loaded.index, sources, bullets=False)
 
 
 def province_document(hints: Hints, loaded: Loaded) -> None:

@@ -25,7 +25,7 @@ from ingest.text import fold, normalize
 from prompts import template
 
 MAX_QUESTION_CHARS = 1000
-MARGIN = 0.55  # a reading scored below this is weighed by meaning too
+MARGIN = 0.55  # a reading about no entity scored below this is weighed by meaning too
 _CITED = re.compile(r"\[(\d+)\]")
 CONVERSATIONS = 10_000
 
@@ -125,7 +125,7 @@ class Responder:
             hints.provinces = hints.provinces or list(filters.provinces)
         reading = reader.read(linked, last)
         vector = None
-        if reading.mode in RETRIEVAL or reading.score < MARGIN:
+        if reading.mode in RETRIEVAL or (reading.score < MARGIN and reading.intent.needs == "none"):
             # the one question vector: it weighs the reading and then searches
             vector = loaded.retriever.question_vector(linked.text)
             reading = reader.read(linked, last, vector) if vector is not None else reading

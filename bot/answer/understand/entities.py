@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from index.gazetteer import Gazetteer
 from index.query import Catalog, Hints, analyze, find_bare_names, find_units, kind_words
 from index.registry import UnitRegistry
-from ingest.text import fold, match_form
+from ingest.text import fold, lexical_tokens, match_form
 from prompts import names
 
 WEAK = 0.3
@@ -44,6 +44,7 @@ class Linked:
     hints: Hints
     mentions: list[Mention] = field(default_factory=list)
     english: bool = False  # asked in English: registry answers begin with an English line
+    described: frozenset[str] = frozenset()  # words that named a document by its issuer, subject, year
 
     def strong(self, kind: str) -> list[Mention]:
         return [m for m in self.mentions if m.kind == kind and m.confidence > WEAK]
@@ -227,7 +228,7 @@ def link(
     q = match_form(text, chat=True)
     mentions = _unit_mentions(text, hints) + _address_mention(hints) + _province_mentions(q, hints)
     mentions += _district_mentions(hints, gazetteer) + _doc_mentions(q, hints, catalog)
-    return Linked(text, hints, mentions, english=_in_english(question))
+    return Linked(text, hints, mentions, english=_in_english(question), described=_described(text, hints, catalog))
 
 
 def _drop_district_names(text: str, hints: Hints) -> None:
@@ -252,6 +253,15 @@ def _district_province(hints: Hints, gazetteer: Gazetteer) -> list[str]:
             if provinces:
                 return sorted(provinces) if len(provinces) == 1 else []
     return []
+
+
+def _described(text: str, hints: Hints, catalog: Catalog) -> frozenset[str]:
+    """"kế hoạch tuyên truyền xây dựng Đảng năm 2023 của Huyện ủy": the words that chose the
+    document account for themselves, not for what is asked of it."""
+    if catalog.profiles is None or not hints.doc_ids:
+        return frozenset()
+    profile = set().union(*(catalog.profiles.tokens.get(d, frozenset()) for d in hints.doc_ids))
+    return frozenset(t for t in lexical_tokens(text, chat=True) if "_" not in t and t in profile)
 
 
 def _in_english(question: str) -> bool:

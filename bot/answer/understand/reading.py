@@ -69,6 +69,7 @@ class Reading:
     attributes: list[str] = field(default_factory=list)
     followup: bool = False
     unknown_unit: bool = False  # a unit was named (type word and name) that the map lacks
+    unexplained: frozenset[str] = frozenset()  # topic words the reading's examples do not use
 
     @property
     def mode(self) -> str:
@@ -120,7 +121,8 @@ class Reader:
         unknown = chosen.intent.needs == "unit" and (
             (not _has(linked, "unit") and names_a_unit(linked)) or (bool(cut) and not whole)
         )
-        return Reading(chosen.intent, chosen.score, linked, attributes, followup, unknown)
+        unexplained = frozenset(_content_words(linked) - chosen.cues)
+        return Reading(chosen.intent, chosen.score, linked, attributes, followup, unknown, unexplained)
 
     def _choose(self, linked: Linked, guesses: list[Guess]) -> Guess:
         best = guesses[0]
@@ -177,7 +179,7 @@ def _fitted(guesses: list[Guess], linked: Linked) -> list[Guess]:
 
 def _content_words(linked: Linked) -> set[str]:
     """The question's topic words: not asking words, not names (the mentions account for those)."""
-    words = set(re.findall(r"[a-z0-9]+", linked.masked())) - STOP_WORDS
+    words = set(re.findall(r"[a-z0-9]+", linked.masked())) - STOP_WORDS - linked.described
     return {w for w in words if not w.startswith("zz") and not w.isdigit()}
 
 
