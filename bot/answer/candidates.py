@@ -5,6 +5,7 @@ what the documents lack."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +60,7 @@ def from_map(reading: Reading, loaded: Loaded, sources: Sources) -> Drafted | No
             return None
         text, facts = compose_address(hints, chunk_of, sources)
         return Drafted(text, facts=facts)
-    if mode == "unit_count" and hints.mentions:
+    if mode == "unit_count" and hints.mentions and counts_units(reading.linked.masked()):
         province = hints.mentions[0].change.new_name
         count = loaded.registry.provinces.count(province)
         return Drafted(compose_count(count, province, chunk_of, sources))
@@ -92,6 +93,16 @@ def english_lines(facts: list[dict[str, Any]]) -> str:
                               new=" / ".join(fact["new_units"]), province=fact.get("province", ""),
                               citation=fact.get("citation", "")))  # fmt: skip
     return "\n".join(lines)
+
+
+_COUNTED = re.compile(r"\b(?:bao nhieu|may|so luong|how many)\s+([a-z]+)")
+UNIT_WORDS = frozenset("xa phuong don dac thi cap communes wards units".split())
+
+
+def counts_units(masked: str) -> bool:
+    """"bao nhiêu xã, phường": what is counted is communes — not "bao nhiêu tin bài"."""
+    counted = [m.group(1) for m in _COUNTED.finditer(masked)]
+    return not counted or any(c in UNIT_WORDS for c in counted)
 
 
 def what_is_said(reading: Reading, loaded: Loaded, sources: Sources) -> str:
