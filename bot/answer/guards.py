@@ -64,7 +64,8 @@ _DOMAIN = re.compile(
     r"|uy ban|hoi dong|dang|bo may|tinh gon|can bo|dang vien|chi bo|mat tran|luan diem"
     r"|nhiem vu|co quan|van ban|hanh chinh|cap xa|cap tinh|2 cap|hai cap|to chuc|ban hanh"
     r"|hoi nghi|trung uong|dai hoi|bo chinh tri|quoc hoi|chinh phu|hien phap|huong dan"
-    r"|bien che|tu tuong|dan van|bao cao|gop y|chinh sach)\b"
+    r"|bien che|tu tuong|dan van|bao cao|gop y|chinh sach"
+    r"|provinces?|communes?|wards?|districts?|towns?|townships?|merger|merged?|arrangement|resolutions?)\b"
 )
 def is_injection(text: str) -> bool:
     """True when the text addresses the assistant's instructions or role instead of asking
