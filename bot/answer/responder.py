@@ -161,6 +161,8 @@ class Responder:
             return Answer(question=question, answer=text, refused=True, mode=mode, topic=elsewhere)
         if reading.intent.name == "doc_by_province":
             candidates.province_document(hints, loaded)
+        elif mode not in RETRIEVAL and mode != "document_facts":
+            mode = "general"  # the card found nothing for this reading: the documents answer
         text = reading.linked.text
         searched = f"{text} {official_terms(text)}".strip() if self.paraphrase else text
         duties = candidates.duties_for(searched, hints, loaded) if mode == "duty_lookup" else []

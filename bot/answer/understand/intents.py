@@ -78,7 +78,9 @@ class IntentBank:
         self.vocabulary = {t: i for i, t in enumerate(sorted(df))}
         self.idf = np.array([math.log((1 + n) / (1 + df[t])) + 1.0 for t in sorted(df)], dtype=np.float32)
         self.matrix = np.stack([self._vector(d) for d in docs])
-        self.owner = np.array([i for i, _ in self.examples])
+        owner = [i for i, _ in self.examples]
+        # an intent's examples sit together: its scores are one slice of the similarities
+        self.slices = [slice(owner.index(i), len(owner) - owner[::-1].index(i)) for i in range(len(self.intents))]
         self.words = [frozenset() for _ in self.intents]
         for (i, _), d in zip(self.examples, docs):
             self.words[i] = self.words[i] | {t for t in d if "_" not in t and not t.startswith("zz")}
@@ -148,7 +150,7 @@ class IntentBank:
         words = {t for t in counts if "_" not in t and not t.startswith("zz")}
         guesses = []
         for i, intent in enumerate(self.intents):
-            mine = np.sort(similarity[self.owner == i])[::-1][:NEAREST]
-            score = 0.7 * float(mine[0]) + 0.3 * float(mine.mean())
+            mine = sorted(similarity[self.slices[i]].tolist(), reverse=True)[:NEAREST]
+            score = 0.7 * mine[0] + 0.3 * sum(mine) / len(mine)
             guesses.append(Guess(intent, score, frozenset(words & self.words[i])))
         return sorted(guesses, key=lambda g: -g.score)
