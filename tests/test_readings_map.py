@@ -47,3 +47,11 @@ def test_a_false_claim_is_corrected_never_echoed(responder: Responder) -> None:
 def test_a_count_of_something_else_is_not_answered_with_communes(responder: Responder) -> None:
     answer = responder.ask("Lạng Sơn phải đăng bao nhiêu tin bài mỗi tháng về sắp xếp?")
     assert answer.mode != "unit_count" and "đơn vị hành chính cấp xã, gồm" not in answer.answer
+
+
+def test_a_bare_name_of_a_district_and_a_ward_gets_both(responder: Responder) -> None:
+    answer = responder.ask("Cầu Giấy giờ gồm những phường nào?")
+    assert "Nếu bạn hỏi xã, phường Cầu Giấy" in answer.answer
+    assert "Nếu bạn hỏi quận/huyện Cầu Giấy cũ" in answer.answer and "Danh mục ĐVHC" in answer.answer
+    typed = responder.ask("phường Cầu Giấy giờ gồm những phường nào?")
+    assert "quận/huyện" not in typed.answer  # the type word says which

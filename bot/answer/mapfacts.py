@@ -40,6 +40,15 @@ def from_mapfacts(reading: Reading, loaded: Loaded, sources: Sources) -> Drafted
     return _district(reading, loaded, sources)
 
 
+def district_too(reading: Reading, loaded: Loaded, sources: Sources) -> str:
+    """A bare name that is an old district's too ("Cầu Giấy giờ gồm những gì?"): both read."""
+    bare = {m.words for m in reading.linked.mentions if m.kind == "unit"}
+    if not any(m.kind == "district" and m.words in bare for m in reading.linked.mentions):
+        return ""
+    drafted = _district(reading, loaded, sources)
+    return drafted.text if drafted is not None else ""
+
+
 def resolution_of(reading: Reading, loaded: Loaded, sources: Sources) -> Drafted | None:
     """"Hà Tĩnh sắp xếp cấp xã theo nghị quyết số mấy?": its number, date, signer, dates."""
     provisions = Provisions(loaded.index, loaded.registry.provinces)

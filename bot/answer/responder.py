@@ -146,6 +146,11 @@ class Responder:
         drafted = None
         if mode in candidates.REGISTRY_MODES:
             drafted = candidates.from_map(reading, loaded, sources)
+            district = mapfacts.district_too(reading, loaded, sources) if drafted is not None else ""
+            if district and drafted is not None:
+                unit = reading.linked.typed(next(m.words for m in reading.linked.mentions if m.kind == "district"))
+                drafted.text = "\n".join([template("reverse.both_commune", unit=unit), drafted.text,
+                                          template("reverse.both_district", unit=unit), district])  # fmt: skip
         elif mode in mapfacts.MODES:
             drafted = mapfacts.from_mapfacts(reading, loaded, sources)
         elif reading.intent.name == "doc_by_province":

@@ -19,6 +19,7 @@ from ingest.text import fold, lexical_tokens, match_form
 from prompts import names
 
 WEAK = 0.3
+SHORT = 8  # words: a question this short naming nothing else may name a place bare
 # English words that begin a sentence but no place name ("Which ward is …")
 ENGLISH_WORDS = frozenset("which what where is was the my our a an in of to now new old this that and or".split())
 _DISTRICT_WORDS = ("quan", "huyen", "thi xa", "thanh pho", "tp", "tx")
@@ -109,7 +110,10 @@ def _unit_mentions(text: str, hints: Hints) -> list[Mention]:
         plain = typed is not None and typed.group(0) == typed.group(0).lower() and fold(typed.group(0)) == typed.group(0)
         weak = kind_width and _common(bare) and (plain or typed is None)
         cut = _left_behind(text, name)
-        out.append(Mention("unit", match_form(name, chat=True), WEAK if weak or cut else 1.0, cut))
+        words = match_form(name, chat=True)
+        if words not in match_form(text, chat=True) and kind_width:
+            words = " ".join(words.split()[kind_width:])  # named bare: "Mê Linh giờ ra sao?"
+        out.append(Mention("unit", words, WEAK if weak or cut else 1.0, cut))
     return out
 
 
@@ -162,8 +166,11 @@ def _province_mentions(q: str, hints: Hints) -> list[Mention]:
     return out
 
 
-def _district_mentions(hints: Hints, gazetteer: Gazetteer) -> list[Mention]:
-    out = []
+def _district_mentions(hints: Hints, units: list[Mention], gazetteer: Gazetteer) -> list[Mention]:
+    """Districts typed after "quận/huyện", and a bare name that is also an old district's
+    ("Cầu Giấy giờ gồm những gì?": the old quận and the new phường both answer)."""
+    out = [Mention("district", m.words) for m in units
+           if not kind_words(m.words) and gazetteer.district_provinces(m.words)]  # fmt: skip
     for typed in hints.districts:
         words = typed.split()
         for n in range(len(words), 0, -1):
@@ -223,23 +230,32 @@ def link(
         find_units(text, hints, registry)  # "xã A với xã B ở huyện C": every one of them
     if not hints.units and not hints.formed and kind_words_in(text):
         _fuzzy_units(text, hints, gazetteer)
-    if place is not None and not (hints.units or hints.formed or hints.mentions or hints.doc_ids):
-        find_bare_names(text, hints, registry)
+    short = len(text.split()) <= SHORT
+    if (place is not None or short) and not (hints.units or hints.formed or hints.mentions or hints.doc_ids):
+        find_bare_names(text, hints, registry)  # "vậy Kỳ Ninh nữa?", "Mê Linh giờ ra sao?"
+        _drop_district_names(text, hints)
     q = match_form(text, chat=True)
-    mentions = _unit_mentions(text, hints) + _address_mention(hints) + _province_mentions(q, hints)
-    mentions += _district_mentions(hints, gazetteer) + _doc_mentions(q, hints, catalog)
+    units = _unit_mentions(text, hints)
+    mentions = units + _address_mention(hints) + _province_mentions(q, hints)
+    mentions += _district_mentions(hints, units, gazetteer) + _doc_mentions(q, hints, catalog)
     return Linked(text, hints, mentions, english=_in_english(question), described=_described(text, hints, catalog))
 
 
 def _drop_district_names(text: str, hints: Hints) -> None:
     """"quận Cầu Giấy" names the old district, not the new phường Cầu Giấy."""
     q = f" {match_form(text, chat=True)} "
-    inside = [n for n in hints.unit_names if not kind_words(fold(n))
-              and any(f" {d} {fold(n)} " in q for d in _DISTRICT_WORDS)]  # fmt: skip
+
+    def bare(name: str) -> str:  # "xã Mê Linh" found for a "Mê Linh" typed without its kind
+        folded = fold(name)
+        width = len(kind_words(folded)) if f" {folded} " not in q else 0
+        return " ".join(folded.split()[width:])
+
+    inside = [n for n in hints.unit_names if not kind_words(bare(n))
+              and any(f" {d} {bare(n)} " in q for d in _DISTRICT_WORDS)]  # fmt: skip
     if not inside:
         return
     hints.unit_names = [n for n in hints.unit_names if n not in inside]
-    folded = {fold(n) for n in inside}
+    folded = {bare(n) for n in inside}
     hints.units = [p for p in hints.units if fold(p.old.name) not in folded]
     hints.formed = [c for c in hints.formed if fold(c.new_name) not in folded]
 
