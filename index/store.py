@@ -36,7 +36,7 @@ from prompts import template
 FORMAT_VERSION = 3
 # What an index version's search part holds (index/search.py); an older one is rebuilt, its
 # vectors reused. Here, so that an unchanged corpus is recognised without loading search code.
-SEARCH_VERSION = 3
+SEARCH_VERSION = 4
 Artifacts = Callable[[Path, Path | None], dict[str, Any]]
 KEEP_VERSIONS = 2
 SWAP_ATTEMPTS = 3  # reads retried when writers keep replacing the version being read
