@@ -166,3 +166,20 @@ def test_one_question_vector_whatever_readings_are_tried(engine, question: str, 
     finally:
         loaded.retriever.embedder = counting.inner
     assert len(counting.texts) == vectors
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("phuong dich vong hau cau giay gio thuoc phuong nao", "Dịch Vọng Hậu"),  # the district follows
+        ("xã Phù Đổng huyện Gia Lâm", "Phù Đổng"),  # a name alone asks where it went
+    ],
+)
+def test_a_unit_named_in_full_is_looked_up(responder: Responder, question: str, named: str) -> None:
+    answer = responder.ask(question)
+    assert (answer.mode, answer.refused) == ("unit_lookup", False) and named in answer.answer
+
+
+def test_a_name_found_shorter_than_typed_is_not_taken_for_it(responder: Responder) -> None:
+    answer = responder.ask("còn phường thanh xuân nam?")
+    assert answer.refused and "thanh xuân nam" in answer.answer

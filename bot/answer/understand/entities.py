@@ -100,7 +100,12 @@ def _common(words: str) -> bool:
     return first in common
 
 
-def _unit_mentions(text: str, hints: Hints) -> list[Mention]:
+def _old_unit_named(name: str, hints: Hints) -> bool:
+    bare = " ".join(fold(name).split()[len(kind_words(fold(name))) :])
+    return any(fold(p.old.name) == bare for p in hints.units)
+
+
+def _unit_mentions(text: str, hints: Hints, gazetteer: Gazetteer) -> list[Mention]:
     out = []
     for name in hints.unit_names:
         folded = fold(name)
@@ -109,7 +114,8 @@ def _unit_mentions(text: str, hints: Hints) -> list[Mention]:
         typed = re.search(re.escape(name.split(maxsplit=kind_width)[-1]), text)
         plain = typed is not None and typed.group(0) == typed.group(0).lower() and fold(typed.group(0)) == typed.group(0)
         weak = kind_width and _common(bare) and (plain or typed is None)
-        cut = _left_behind(text, name)
+        # only a name the old map lacks can be a longer old name cut short ("thanh xuân | nam")
+        cut = _left_behind(text, name, gazetteer) if not _old_unit_named(name, hints) else ""
         words = match_form(name, chat=True)
         if words not in match_form(text, chat=True) and kind_width:
             words = " ".join(words.split()[kind_width:])  # named bare: "Mê Linh giờ ra sao?"
@@ -117,7 +123,7 @@ def _unit_mentions(text: str, hints: Hints) -> list[Mention]:
     return out
 
 
-def _left_behind(text: str, name: str) -> str:
+def _left_behind(text: str, name: str, gazetteer: Gazetteer) -> str:
     """"còn phường thanh xuân nam?": the registry knows "Thanh Xuân", and "nam" is left behind —
     the name typed is longer than the one found, so the one found is not what was named."""
     words = re.findall(r"[^\W_]+|[^\w\s]", text)
@@ -132,6 +138,8 @@ def _left_behind(text: str, name: str) -> str:
                 return ""
             if cased and not words[j][:1].isupper():
                 return ""
+            if gazetteer.district_provinces(" ".join(folded[j : j + 2])):
+                return ""  # "… hậu cầu giấy": the district follows the name
             return " ".join(words[i : j + 1])
     return ""
 
@@ -235,7 +243,7 @@ def link(
         find_bare_names(text, hints, registry)  # "vậy Kỳ Ninh nữa?", "Mê Linh giờ ra sao?"
         _drop_district_names(text, hints)
     q = match_form(text, chat=True)
-    units = _unit_mentions(text, hints)
+    units = _unit_mentions(text, hints, gazetteer)
     mentions = units + _address_mention(hints) + _province_mentions(q, hints)
     mentions += _district_mentions(hints, units, gazetteer) + _doc_mentions(q, hints, catalog)
     return Linked(text, hints, mentions, english=_in_english(question), described=_described(text, hints, catalog))
