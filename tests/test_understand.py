@@ -183,3 +183,15 @@ def test_a_unit_named_in_full_is_looked_up(responder: Responder, question: str, 
 def test_a_name_found_shorter_than_typed_is_not_taken_for_it(responder: Responder) -> None:
     answer = responder.ask("còn phường thanh xuân nam?")
     assert answer.refused and "thanh xuân nam" in answer.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("Người tung tin giả về sắp xếp bị phạt bao nhiêu tiền?", "tiền phạt"),
+        ("Sau sáp nhập thì lương giáo viên được bao nhiêu?", "lương"),
+    ],
+)
+def test_a_matter_the_documents_do_not_govern_is_declined_by_name(responder: Responder, question: str, topic: str) -> None:
+    answer = responder.ask(question)
+    assert answer.refused and topic in answer.answer and not answer.citations
