@@ -41,7 +41,7 @@ def intent_bank() -> tuple[dict[str, object], ...]:
 
 @cache
 def names() -> dict[str, object]:
-    """English type words and place names, common words, anaphora (names.toml)."""
+    """English type words and place names, and the common words that make no name (names.toml)."""
     return tomllib.loads(resources.files(__package__).joinpath("names.toml").read_text("utf-8"))
 
 

@@ -131,7 +131,7 @@ def test_the_reading_is_kept_as_data_not_text(responder: Responder) -> None:
     ],
 )
 def test_hostile_shapes_get_an_answer_or_a_decline(responder: Responder, question: str) -> None:
-    answer = responder.ask(question, "conv-hostile-fresh")
+    answer = responder.ask(question, f"conv-fresh-{len(question)}-{question[:8]}")  # no earlier turn
     assert answer.answer
     assert "Thượng Đình" not in answer.answer  # nothing from any other conversation
 

@@ -60,7 +60,7 @@ def from_map(reading: Reading, loaded: Loaded, sources: Sources) -> Drafted | No
             return None
         text, facts = compose_address(hints, chunk_of, sources)
         return Drafted(text, facts=facts)
-    if mode == "unit_count" and hints.mentions and counts_units(reading.linked.masked()):
+    if mode == "unit_count" and hints.mentions and counts_units(reading.linked.masked):
         province = hints.mentions[0].change.new_name
         count = loaded.registry.provinces.count(province)
         return Drafted(compose_count(count, province, chunk_of, sources))

@@ -15,6 +15,7 @@ from index.embeddings import SentenceEmbeddings, recorded_name, resolve_model, s
 from bot.answer.understand.intents import IntentBank
 from bot.answer.understand.reading import Reader
 from index.gazetteer import Gazetteer
+from index.nation import NationalFacts, national_facts
 from index.oldmap import OldMap
 from index.query import Catalog
 from index.registry import UnitRegistry
@@ -30,6 +31,7 @@ class Loaded:
     registry: UnitRegistry
     reader: Reader
     oldmap: OldMap  # the reference list's districts and communes, placed in the new map
+    national: NationalFacts  # the 34 closing clauses added up, once per index version
 
 
 class Engine:
@@ -111,6 +113,7 @@ class Engine:
             registry=registry,
             reader=Reader(catalog, registry, Gazetteer(registry, districts), self.intent_bank),
             oldmap=oldmap,
+            national=national_facts(index, registry, oldmap),
         )
 
     @cached_property

@@ -19,7 +19,7 @@ from bot.answer.nation import (
 from bot.answer.oldmap import compose_code, compose_district_status, compose_districts, compose_new_codes, compose_old_codes
 from bot.answer.understand.reading import Reading
 from index.claims import check_province_claim, check_unit_claim
-from index.nation import NationalFacts, Provisions, national_facts
+from index.nation import Provisions
 from index.registry import split_unit
 from ingest.text import fold
 
@@ -58,19 +58,8 @@ def resolution_of(reading: Reading, loaded: Loaded, sources: Sources) -> Drafted
     return None
 
 
-_FACTS: dict[int, tuple[Loaded, NationalFacts]] = {}  # per loaded index: sums of 34 clauses
-
-
-def _national_facts(loaded: Loaded) -> NationalFacts:
-    kept = _FACTS.get(id(loaded))
-    if kept is None or kept[0] is not loaded:
-        _FACTS.clear()  # one index version at a time
-        kept = _FACTS[id(loaded)] = (loaded, national_facts(loaded.index, loaded.registry, loaded.oldmap))
-    return kept[1]
-
-
 def _national(reading: Reading, loaded: Loaded, sources: Sources) -> Drafted:
-    facts = _national_facts(loaded)
+    facts = loaded.national
     aspect = reading.intent.attribute or "total"
     provisions = Provisions(loaded.index, loaded.registry.provinces).of("province_total")
     text, data = compose_national(facts, aspect, loaded.retriever.clause_chunks, sources,  # type: ignore[arg-type]

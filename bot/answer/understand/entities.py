@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache, cached_property
 
 from index.gazetteer import Gazetteer
 from index.query import Catalog, Hints, analyze, find_bare_names, find_units, kind_words
@@ -59,8 +60,10 @@ class Linked:
                 return " ".join(tokens[i : i + n])
         return words
 
+    @cached_property
     def masked(self) -> str:
-        """The question's match form with each mention replaced by its placeholder."""
+        """The question's match form with each mention replaced by its placeholder (read by
+        the bank and by the choice, made once: the mentions are fixed once linked)."""
         q = f" {match_form(self.text, chat=True)} "
         for m in sorted(self.mentions, key=lambda m: -len(m.words)):
             spaced = r"[^a-z0-9]+".join(map(re.escape, m.words.split()))
@@ -69,18 +72,27 @@ class Linked:
         return _PLACED.sub("zzunit ", q).strip()
 
 
-def _english_places() -> dict[str, str]:
-    return names()["english"]["places"]  # type: ignore[index,return-value]
+@cache
+def _english() -> tuple[dict[str, str], re.Pattern[str], re.Pattern[str], re.Pattern[str], dict[str, str]]:
+    """names.toml's English words, compiled once: (types, "ward 5", "Trung Hoa ward", places)."""
+    types: dict[str, str] = names()["english"]["types"]  # type: ignore[index,assignment]
+    places: dict[str, str] = {k.lower(): v for k, v in names()["english"]["places"].items()}  # type: ignore[index,union-attr]
+    alternatives = "|".join(sorted(map(re.escape, types), key=len, reverse=True))
+    numbered = re.compile(rf"\b({alternatives})\s+(\d+)\b", re.I)
+    named = re.compile(rf"((?:[A-ZĐÀ-Ỹ][\wÀ-ỹ'-]*\s+){{1,4}})((?i:{alternatives}))\b")
+    place = re.compile(r"(?i)(?<!\w)(" + "|".join(sorted(map(re.escape, places), key=len, reverse=True)) + r")(?!\w)")
+    return types, numbered, named, place, places
+
+
+@cache
+def _common_words() -> frozenset[str]:
+    return frozenset(names()["common"]["words"])  # type: ignore[index]
 
 
 def read_english(text: str) -> str:
     """"Trung Hoa ward, Cau Giay district, Hanoi" -> "phường Trung Hoa, quận Cau Giay, Hà Nội"."""
-    types: dict[str, str] = names()["english"]["types"]  # type: ignore[index,assignment]
-    alternatives = "|".join(sorted(map(re.escape, types), key=len, reverse=True))
-    text = re.sub(
-        rf"\b({alternatives})\s+(\d+)\b", lambda m: f"{types[m.group(1).lower()]} {m.group(2)}", text, flags=re.I
-    )
-    named = rf"((?:[A-ZĐÀ-Ỹ][\wÀ-ỹ'-]*\s+){{1,4}})((?i:{alternatives}))\b"
+    types, numbered, named, place, places = _english()
+    text = numbered.sub(lambda m: f"{types[m.group(1).lower()]} {m.group(2)}", text)
 
     def vietnamese(m: re.Match[str]) -> str:
         words = m.group(1).split()
@@ -88,14 +100,12 @@ def read_english(text: str) -> str:
             words.pop(0)
         return f"{m.group(1)}{m.group(2)}" if not words else f"{' '.join(m.group(1).split()[: -len(words)])} {types[m.group(2).lower()]} {' '.join(words)} ".lstrip()
 
-    text = re.sub(named, vietnamese, text)
-    for place, vietnamese in _english_places().items():
-        text = re.sub(rf"(?i)(?<!\w){re.escape(place)}(?!\w)", vietnamese, text)
-    return text
+    text = named.sub(vietnamese, text)
+    return place.sub(lambda m: places[m.group(1).lower()], text)
 
 
 def _common(words: str) -> bool:
-    common = set(names()["common"]["words"])  # type: ignore[index]
+    common = _common_words()
     first = words.split()[0] if words.split() else ""
     return first in common
 

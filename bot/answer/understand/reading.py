@@ -21,7 +21,6 @@ from index.gazetteer import Gazetteer
 from index.query import Catalog, Hints
 from index.registry import UnitRegistry, split_unit
 from ingest.text import match_form
-from prompts import names
 
 FOLLOW_UP_WORDS = 8
 MIN_SCORE = 0.3  # below this the bank recognises nothing: read as a question on the plans
@@ -106,7 +105,8 @@ class Reader:
         return linked
 
     def read(self, linked: Linked, last: Turn | None, vector: np.ndarray | None = None) -> Reading:
-        guesses = _fitted(self.bank.classify(linked.masked(), vector), linked)
+        content = _content_words(linked)
+        guesses = _fitted(self.bank.classify(linked.masked, vector), linked, content)
         followup = last is not None and len(linked.text.split()) <= FOLLOW_UP_WORDS
         if followup:
             self._fill(linked, last, guesses)
@@ -121,7 +121,7 @@ class Reader:
         unknown = chosen.intent.needs == "unit" and (
             (not _has(linked, "unit") and names_a_unit(linked)) or (bool(cut) and not whole)
         )
-        unexplained = frozenset(_content_words(linked) - chosen.cues)
+        unexplained = frozenset(content - chosen.cues)
         return Reading(chosen.intent, chosen.score, linked, attributes, followup, unknown, unexplained)
 
     def _choose(self, linked: Linked, guesses: list[Guess]) -> Guess:
@@ -144,22 +144,20 @@ class Reader:
         "tỉnh đó có bao nhiêu xã?", "còn kế hoạch Kiến An thì sao?"."""
         hints = linked.hints
         if not hints.mentions and last.province_keys:
-            wanted = {g.intent.needs for g in guesses[:2]}
-            if "province" in wanted or _points_back(linked.text):
-                hints.mentions = [m for k in last.province_keys for m in self.registry.provinces.mentions(k)]
-        if not (hints.units or hints.formed) and last.units and not names_a_unit(linked) and _points_back(linked.text):
+            hints.mentions = [m for k in last.province_keys for m in self.registry.provinces.mentions(k)]
+        if not (hints.units or hints.formed) and last.units and not names_a_unit(linked):
             for entry in last.units:
                 name, province = entry.split("|", 1)
                 kind, bare = split_unit(name)
                 hints.units += self.registry.find(bare, kind, province)
                 hints.formed += [c for c in self.registry.formed(bare, kind, province) if not hints.units]
         if not hints.doc_ids and last.docs and (_is_marker(linked.text) or guesses[0].intent.needs == "document"):
-            hints.doc_ids = [d for d in last.docs]
+            hints.doc_ids = list(last.docs)
 
 
-def _fitted(guesses: list[Guess], linked: Linked) -> list[Guess]:
-    """An intent about the kind of entity the question names gains over one about none."""
-    content = _content_words(linked)
+def _fitted(guesses: list[Guess], linked: Linked, content: set[str]) -> list[Guess]:
+    """An intent about the kind of entity the question names gains over one about none, and
+    a card loses for each of the question's `content` words its examples do not use."""
     address = linked.hints.address
     street = bool(address is not None and address.street and linked.hints.units)
 
@@ -179,7 +177,7 @@ def _fitted(guesses: list[Guess], linked: Linked) -> list[Guess]:
 
 def _content_words(linked: Linked) -> set[str]:
     """The question's topic words: not asking words, not names (the mentions account for those)."""
-    words = set(re.findall(r"[a-z0-9]+", linked.masked())) - STOP_WORDS - linked.described
+    words = set(re.findall(r"[a-z0-9]+", linked.masked)) - STOP_WORDS - linked.described
     return {w for w in words if not w.startswith("zz") and not w.isdigit()}
 
 
@@ -204,9 +202,3 @@ def _has(linked: Linked, needs: str, strong: bool = False) -> bool:
 def _is_marker(text: str) -> bool:
     return bool(_MARKER.search(match_form(text, chat=True).strip(" ?.!")))
 
-
-def _points_back(text: str) -> bool:
-    """"tỉnh đó", "xã này", "ở đó", or no name at all: the last turn's place."""
-    words = match_form(text, chat=True).split()
-    back = set(names()["anaphora"]["words"])  # type: ignore[index]
-    return any(w in back for w in words) or len(words) <= FOLLOW_UP_WORDS
