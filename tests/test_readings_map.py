@@ -55,3 +55,10 @@ def test_a_bare_name_of_a_district_and_a_ward_gets_both(responder: Responder) ->
     assert "Nếu bạn hỏi quận/huyện Cầu Giấy cũ" in answer.answer and "Danh mục ĐVHC" in answer.answer
     typed = responder.ask("phường Cầu Giấy giờ gồm những phường nào?")
     assert "quận/huyện" not in typed.answer  # the type word says which
+
+
+def test_the_code_of_the_last_unit_asked_about(responder: Responder) -> None:
+    responder.ask("Phường Láng Hạ quận Đống Đa giờ thuộc phường nào?", "conv-code")
+    answer = responder.ask("mã số của nó là bao nhiêu?", "conv-code")
+    assert answer.mode == "unit_code" and not answer.refused
+    assert "Láng Hạ" in answer.answer and "Danh mục ĐVHC" in answer.answer and "1027/CTK-CSCL" in answer.answer

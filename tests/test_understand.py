@@ -195,3 +195,20 @@ def test_a_name_found_shorter_than_typed_is_not_taken_for_it(responder: Responde
 def test_a_matter_the_documents_do_not_govern_is_declined_by_name(responder: Responder, question: str, topic: str) -> None:
     answer = responder.ask(question)
     assert answer.refused and topic in answer.answer and not answer.citations
+
+
+def test_the_last_turns_district_is_no_answer_to_another_place(responder: Responder) -> None:
+    responder.ask("What happened to Hoai Duc district?", "conv-hatay")
+    answer = responder.ask("Is Ha Tay still a province?", "conv-hatay")
+    assert "Hoài Đức" not in answer.answer  # a place the map lacks is not the last one asked about
+
+
+def test_an_attribute_of_a_province_the_documents_lack_is_declined(responder: Responder) -> None:
+    answer = responder.ask("số điện thoại trung tâm hành chính công tỉnh Nghệ An")
+    assert answer.refused and answer.mode == "attribute_missing" and "số điện thoại" in answer.answer
+
+
+def test_an_english_line_only_for_a_unit_answer(responder: Responder) -> None:
+    answer = responder.ask("What happened to Hoai Duc district?")
+    assert answer.mode == "district_lookup" and not answer.answer.startswith(" ")
+    assert "()" not in answer.answer

@@ -86,8 +86,8 @@ def english_lines(facts: list[dict[str, Any]]) -> str:
     resolutions write them (the Vietnamese answer and its sources follow)."""
     lines = []
     for fact in facts:
-        if not fact.get("new_units"):
-            continue
+        if not (fact.get("new_units") and fact.get("old_unit")):
+            continue  # a line is about one old unit (a district's facts have their own shape)
         key = "english.split" if fact.get("status") == "split" else "english.unchanged" if fact.get("status") == "unchanged" else "english.merged"
         lines.append(template(key, old=fact.get("old_unit") or fact.get("input", ""),
                               new=" / ".join(fact["new_units"]), province=fact.get("province", ""),

@@ -89,7 +89,8 @@ def _code(reading: Reading, loaded: Loaded, sources: Sources) -> Drafted | None:
         return None
     news = [u for p in in_provinces(hints) if (u := oldmap.codes.of_change(p.change)) is not None]
     text = compose_old_codes(communes, oldmap, sources)
-    return Drafted("\n".join([text, compose_new_codes(list(dict.fromkeys(news)), oldmap, sources)]) if news else text)
+    news = list({u.code: u for u in news}.values())  # each new unit once, however many parts went to it
+    return Drafted("\n".join([text, compose_new_codes(news, oldmap, sources)]) if news else text)
 
 
 def _claim(reading: Reading, loaded: Loaded, sources: Sources) -> Drafted | None:

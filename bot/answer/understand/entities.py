@@ -184,15 +184,18 @@ def _province_mentions(q: str, hints: Hints) -> list[Mention]:
     return out
 
 
-def _district_mentions(hints: Hints, units: list[Mention], gazetteer: Gazetteer) -> list[Mention]:
+def _district_mentions(q: str, hints: Hints, units: list[Mention], gazetteer: Gazetteer) -> list[Mention]:
     """Districts typed after "quận/huyện", and a bare name that is also an old district's
-    ("Cầu Giấy giờ gồm những gì?": the old quận and the new phường both answer)."""
+    ("Cầu Giấy giờ gồm những gì?": the old quận and the new phường both answer). The last
+    turn's district places this turn's units; it is no mention of this question."""
     out = [Mention("district", m.words) for m in units
            if not kind_words(m.words) and gazetteer.district_provinces(m.words)]  # fmt: skip
     for typed in hints.districts:
         words = typed.split()
         for n in range(len(words), 0, -1):
             name = " ".join(words[:n])
+            if f" {name} " not in f" {q} ":
+                continue
             if gazetteer.district_provinces(name) or gazetteer.registry.formed(name):
                 out.append(Mention("district", name))
                 break
@@ -255,7 +258,7 @@ def link(
     q = match_form(text, chat=True)
     units = _unit_mentions(text, hints, gazetteer)
     mentions = units + _address_mention(hints) + _province_mentions(q, hints)
-    mentions += _district_mentions(hints, units, gazetteer) + _doc_mentions(q, hints, catalog)
+    mentions += _district_mentions(q, hints, units, gazetteer) + _doc_mentions(q, hints, catalog)
     return Linked(text, hints, mentions, english=_in_english(question), described=_described(text, hints, catalog))
 
 

@@ -163,7 +163,7 @@ def _fitted(guesses: list[Guess], linked: Linked, content: set[str]) -> list[Gue
 
     def fit(g: Guess) -> float:
         # documents and agencies are the context of most plan questions, not what they ask about
-        named = g.intent.needs in ("unit", "province", "district") and _has(linked, g.intent.needs, strong=True)
+        named = g.intent.needs in ("unit", "province", "district", "place") and _has(linked, g.intent.needs, strong=True)
         if g.intent.needs in ("province", "district") and linked.strong("unit"):
             named = False  # "xã A, huyện B, tỉnh C": the province places the unit asked about
         # a card answers only what its examples ask; retrieval can account for any words
@@ -196,6 +196,8 @@ def _has(linked: Linked, needs: str, strong: bool = False) -> bool:
         return bool(linked.strong("district"))
     if needs == "document":
         return bool(h.doc_ids)
+    if needs == "place":  # a unit, a province or a district: what an attribute is asked of
+        return any(_has(linked, kind, strong) for kind in ("unit", "province", "district"))
     return True
 
 
