@@ -20,6 +20,7 @@ from ingest.text import fold, lexical_tokens, match_form
 from prompts import names
 
 WEAK = 0.3
+_PLACEHOLDER_ORDER = ("doc", "unit", "province", "district")
 SHORT = 8  # words: a question this short naming nothing else may name a place bare
 # English words that begin a sentence but no place name ("Which ward is …")
 ENGLISH_WORDS = frozenset("which what where is was the my our a an in of to now new old this that and or".split())
@@ -65,7 +66,9 @@ class Linked:
         """The question's match form with each mention replaced by its placeholder (read by
         the bank and by the choice, made once: the mentions are fixed once linked)."""
         q = f" {match_form(self.text, chat=True)} "
-        for m in sorted(self.mentions, key=lambda m: -len(m.words)):
+        # the longest first; words two kinds share go to the more telling ("kế hoạch … quận
+        # Thanh Xuân" is the plan of that place before it is the old district)
+        for m in sorted(self.mentions, key=lambda m: (-len(m.words), _PLACEHOLDER_ORDER.index(m.kind))):
             spaced = r"[^a-z0-9]+".join(map(re.escape, m.words.split()))
             q = re.sub(rf"(?<![a-z0-9]){spaced}(?![a-z0-9])", f"zz{m.kind}", q)
         # "xã A, huyện B, tỉnh C": where a unit is belongs to its mention

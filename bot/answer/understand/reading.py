@@ -196,8 +196,8 @@ def _has(linked: Linked, needs: str, strong: bool = False) -> bool:
         return bool(linked.strong("district"))
     if needs == "document":
         return bool(h.doc_ids)
-    if needs == "place":  # a unit, a province or a district: what an attribute is asked of
-        return any(_has(linked, kind, strong) for kind in ("unit", "province", "district"))
+    if needs == "place":  # a commune or a province (a district, gone since 1/7/2025, has no office)
+        return any(_has(linked, kind, strong) for kind in ("unit", "province"))
     return True
 
 
